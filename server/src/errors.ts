@@ -1,0 +1,73 @@
+/**
+ * The two kinds of failure the pipeline knows, plus the client-input failure the HTTP layer
+ * reports. Every error carries a stable machine-readable `code` and, where there is one, the
+ * underlying `cause`. The error middleware is the only place that turns them into responses.
+ */
+
+export interface ErrorOptions {
+  cause?: unknown;
+  /** Seconds the caller should wait before retrying (HTTP Retry-After). */
+  retryAfterSec?: number;
+  /** Extra detail for logs; never sent to clients. */
+  detail?: unknown;
+}
+
+/** Base class: something went wrong that has a code and a human message. */
+export abstract class AppError extends Error {
+  readonly code: string;
+  readonly retryAfterSec?: number;
+  readonly detail?: unknown;
+
+  protected constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryAfterSec = options.retryAfterSec;
+    this.detail = options.detail;
+  }
+}
+
+/**
+ * A failure that may succeed if tried again later: network errors, provider 5xx, 429, 409
+ * "same key still in progress", timeouts. The worker answers 503 (or 429 with Retry-After) so
+ * Cloud Tasks retries with backoff.
+ */
+export class RetryableError extends AppError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A failure that will not change on retry: bad media, provider 4xx, a provider answer that is
+ * not what its API promises. The job is failed with this code and message.
+ */
+export class PermanentError extends AppError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** Bad input from an HTTP client: answered with `status` and the JSON error shape. */
+export class ClientError extends AppError {
+  readonly status: number;
+  constructor(status: number, code: string, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
+    this.status = status;
+  }
+}
+
+export function isRetryable(err: unknown): err is RetryableError {
+  return err instanceof RetryableError;
+}
+
+export function isPermanent(err: unknown): err is PermanentError {
+  return err instanceof PermanentError;
+}
+
+/** A short, log-safe description of any thrown value. */
+export function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof AppError) return { code: err.code, message: err.message };
+  if (err instanceof Error) return { code: 'internal', message: err.message };
+  return { code: 'internal', message: String(err) };
+}

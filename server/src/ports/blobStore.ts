@@ -1,0 +1,44 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * BlobStore: uploads, provider inputs and finished videos. Writes are streamed: a file is
+ * never held whole in memory.
+ */
+
+export interface PutOptions {
+  /** Refuse (and leave nothing behind) when the stream is longer than this. */
+  maxBytes?: number;
+  contentType?: string;
+}
+
+export interface PutResult {
+  bytes: number;
+  sha256: string;
+  contentType: string | null;
+}
+
+export interface BlobInfo {
+  bytes: number;
+  contentType: string | null;
+}
+
+export interface BlobStore {
+  /**
+   * Writes the stream under `key`. If the stream errors or exceeds `maxBytes`, the partial
+   * object is removed and the promise rejects (a `ClientError` 413 `file_too_large` for the
+   * size limit, the stream's own error otherwise).
+   */
+  putStream(key: string, stream: Readable, options?: PutOptions): Promise<PutResult>;
+  /** Reads a stored object; rejects with a PermanentError `not_found` when absent. */
+  openRead(key: string, range?: { start: number; end?: number }): Promise<Readable>;
+  stat(key: string): Promise<BlobInfo | null>;
+  /**
+   * A URL a third party (the provider, a browser) can GET for `ttlSec` seconds, or null when
+   * the store cannot make one (the local store: the API streams the object instead).
+   */
+  signedReadUrl(key: string, ttlSec: number): Promise<string | null>;
+  /** Deletes the object; a missing object is not an error. */
+  delete(key: string): Promise<void>;
+  /** A filesystem path for the object when the store is local (lets ffmpeg read it directly). */
+  localPath?(key: string): string;
+}
