@@ -1,0 +1,102 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ClientError, PermanentError } from '../errors';
+import type { BlobInfo, BlobStore, PutOptions, PutResult } from '../ports/blobStore';
+
+/** Counts and hashes bytes as they pass; fails the stream once `maxBytes` is exceeded. */
+export class MeteredStream extends Transform {
+  bytes = 0;
+  private readonly hash = createHash('sha256');
+  constructor(private readonly maxBytes: number = Number.POSITIVE_INFINITY) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      done(new ClientError(413, 'file_too_large', `File is larger than the limit of ${this.maxBytes} bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+/**
+ * Blobs as files under `rootDir`. Writes go to a temporary name and are renamed into place
+ * only when complete, so a reader never sees half a file and a failed upload leaves nothing.
+ * Content types are kept in a small sidecar file.
+ */
+export class LocalBlobStore implements BlobStore {
+  private readonly rootDir: string;
+
+  constructor(options: { rootDir: string }) {
+    this.rootDir = path.resolve(options.rootDir);
+  }
+
+  localPath(key: string): string {
+    const normalized = path.posix.normalize(key);
+    if (normalized.startsWith('..') || path.posix.isAbsolute(normalized) || normalized.includes('\0')) {
+      throw new PermanentError('bad_key', `Invalid blob key: ${key}`);
+    }
+    return path.join(this.rootDir, normalized);
+  }
+
+  async putStream(key: string, stream: Readable, options: PutOptions = {}): Promise<PutResult> {
+    const target = this.localPath(key);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const temp = `${target}.${randomUUID()}.part`;
+    const meter = new MeteredStream(options.maxBytes);
+    try {
+      await pipeline(stream, meter, createWriteStream(temp));
+      await fs.rename(temp, target);
+      if (options.contentType) await fs.writeFile(`${target}.meta.json`, JSON.stringify({ contentType: options.contentType }));
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
+    return { bytes: meter.bytes, sha256: meter.digest(), contentType: options.contentType ?? null };
+  }
+
+  async openRead(key: string, range?: { start: number; end?: number }): Promise<Readable> {
+    const file = this.localPath(key);
+    try {
+      await fs.access(file);
+    } catch {
+      throw new PermanentError('not_found', `No blob at ${key}`);
+    }
+    return createReadStream(file, range ? { start: range.start, end: range.end } : undefined);
+  }
+
+  async stat(key: string): Promise<BlobInfo | null> {
+    const file = this.localPath(key);
+    try {
+      const info = await fs.stat(file);
+      let contentType: string | null = null;
+      try {
+        contentType = JSON.parse(await fs.readFile(`${file}.meta.json`, 'utf8')).contentType ?? null;
+      } catch {
+        contentType = null;
+      }
+      return { bytes: info.size, contentType };
+    } catch {
+      return null;
+    }
+  }
+
+  /** The local store has no URL of its own: the API streams the object instead. */
+  async signedReadUrl(): Promise<string | null> {
+    return null;
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.localPath(key);
+    await fs.rm(file, { force: true });
+    await fs.rm(`${file}.meta.json`, { force: true });
+  }
+}
