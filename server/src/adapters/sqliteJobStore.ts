@@ -1,0 +1,159 @@
+import Database from 'better-sqlite3';
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
+
+interface Row {
+  doc: string;
+  version: number;
+}
+
+/**
+ * Jobs in a SQLite file (the local stack). Each job is one JSON document plus the columns the
+ * owner query needs. `update` runs its decision inside a `BEGIN IMMEDIATE` transaction, so it is
+ * atomic even when the api and worker roles run as two processes on the same DATA_DIR.
+ *
+ * watch(): changes made by this process are pushed at once; changes made by another process
+ * on the same file are noticed by a light version poll (`pollMs`).
+ */
+export class SqliteJobStore implements JobStore {
+  private readonly db: Database.Database;
+  private readonly events = new EventEmitter();
+  private readonly pollMs: number;
+  private closed = false;
+
+  constructor(options: { file: string; pollMs?: number }) {
+    if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
+    this.db = new Database(options.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS jobs (
+        job_id     TEXT PRIMARY KEY,
+        owner_uid  TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        doc        TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner_uid, created_at DESC, job_id DESC);
+    `);
+    this.pollMs = options.pollMs ?? 500;
+    this.events.setMaxListeners(0);
+  }
+
+  async create(job: Job): Promise<void> {
+    this.db
+      .prepare('INSERT INTO jobs (job_id, owner_uid, created_at, status, version, doc) VALUES (?, ?, ?, ?, 1, ?)')
+      .run(job.jobId, job.ownerUid, job.createdAt, job.status, JSON.stringify(job));
+    this.events.emit(job.jobId, job);
+  }
+
+  async get(jobId: string): Promise<Job | null> {
+    const row = this.db.prepare('SELECT doc, version FROM jobs WHERE job_id = ?').get(jobId) as Row | undefined;
+    return row ? (JSON.parse(row.doc) as Job) : null;
+  }
+
+  async listByOwner(ownerUid: string, options: { limit: number; cursor?: string | null }): Promise<JobPage> {
+    const limit = Math.max(1, Math.min(options.limit, 100));
+    const after = decodeCursor(options.cursor);
+    const rows = (
+      after
+        ? this.db
+            .prepare(
+              `SELECT doc FROM jobs WHERE owner_uid = ? AND (created_at < ? OR (created_at = ? AND job_id < ?))
+               ORDER BY created_at DESC, job_id DESC LIMIT ?`,
+            )
+            .all(ownerUid, after.createdAt, after.createdAt, after.jobId, limit + 1)
+        : this.db
+            .prepare('SELECT doc FROM jobs WHERE owner_uid = ? ORDER BY created_at DESC, job_id DESC LIMIT ?')
+            .all(ownerUid, limit + 1)
+    ) as { doc: string }[];
+    const jobs = rows.slice(0, limit).map((r) => JSON.parse(r.doc) as Job);
+    const last = jobs[jobs.length - 1];
+    return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  async countActiveByOwner(ownerUid: string): Promise<number> {
+    const row = this.db
+      .prepare("SELECT COUNT(*) AS n FROM jobs WHERE owner_uid = ? AND status IN ('queued', 'processing')")
+      .get(ownerUid) as { n: number };
+    return row.n;
+  }
+
+  async update(jobId: string, mutate: JobMutation): Promise<UpdateResult> {
+    const select = this.db.prepare('SELECT doc, version FROM jobs WHERE job_id = ?');
+    const write = this.db.prepare('UPDATE jobs SET doc = ?, status = ?, version = version + 1 WHERE job_id = ?');
+    const run = this.db.transaction((): UpdateResult => {
+      const row = select.get(jobId) as Row | undefined;
+      if (!row) return { job: null, changed: false };
+      const current = JSON.parse(row.doc) as Job;
+      const next = mutate(current);
+      if (!next) return { job: current, changed: false };
+      write.run(JSON.stringify(next), next.status, jobId);
+      return { job: next, changed: true };
+    });
+    const result = run.immediate();
+    if (result.changed && result.job) this.events.emit(jobId, result.job);
+    return result;
+  }
+
+  watch(jobId: string, onSnapshot: (job: Job) => void, onError?: (err: Error) => void): Unsubscribe {
+    let lastVersion = -1;
+    let stopped = false;
+    const versionOf = this.db.prepare('SELECT doc, version FROM jobs WHERE job_id = ?');
+    const check = (): void => {
+      if (stopped || this.closed) return;
+      try {
+        const row = versionOf.get(jobId) as Row | undefined;
+        if (row && row.version !== lastVersion) {
+          lastVersion = row.version;
+          onSnapshot(JSON.parse(row.doc) as Job);
+        }
+      } catch (err) {
+        stop();
+        onError?.(err as Error);
+      }
+    };
+    // In-process writes arrive through the emitter; re-read so the version stays in step.
+    const listener = (): void => check();
+    this.events.on(jobId, listener);
+    const timer = setInterval(check, this.pollMs);
+    timer.unref();
+    const stop = (): void => {
+      stopped = true;
+      clearInterval(timer);
+      this.events.off(jobId, listener);
+    };
+    queueMicrotask(check);
+    return stop;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.events.removeAllListeners();
+    this.db.close();
+  }
+}
+
+function encodeCursor(job: Job): string {
+  return Buffer.from(JSON.stringify([job.createdAt, job.jobId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string | null | undefined): { createdAt: string; jobId: string } | null {
+  if (!cursor) return null;
+  try {
+    const [createdAt, jobId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'string' && typeof jobId === 'string') return { createdAt, jobId };
+  } catch {
+    // fall through
+  }
+  return null;
+}
