@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { ClientError } from '../errors';
 import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 interface Row {
@@ -153,7 +154,7 @@ function decodeCursor(cursor: string | null | undefined): { createdAt: string; j
     const [createdAt, jobId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
     if (typeof createdAt === 'string' && typeof jobId === 'string') return { createdAt, jobId };
   } catch {
-    // fall through
+    // fall through to the error below
   }
-  return null;
+  throw new ClientError(400, 'bad_cursor', 'The cursor is not one this server gave out');
 }
