@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runFfmpeg } from '../../src/local/ffmpeg';
@@ -131,6 +130,21 @@ async function fixWavSizes(file: string, bytes: number): Promise<void> {
   }
 }
 
+/** Deterministic pseudo-random bytes (xorshift32), so a failing test fails the same way again. */
+function noise(length: number, seed = 0x9e3779b9): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
 const MAGIC: Record<HeaderFormat, Buffer> = {
   jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xe0]),
   png: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
@@ -142,7 +156,7 @@ const MAGIC: Record<HeaderFormat, Buffer> = {
 
 /**
  * A file that starts with the magic bytes of `looksLike` (so a content sniffer accepts it) but
- * is random garbage after them: no decoder can read it. For "bad media" tests. Without
+ * is (seeded, repeatable) garbage after them: no decoder can read it. For "bad media" tests. Without
  * `looksLike`, plain text. Returns its path.
  */
 export async function makeCorruptFile(
@@ -155,7 +169,7 @@ export async function makeCorruptFile(
   const ext = looksLike ? (looksLike in IMAGE_EXT ? IMAGE_EXT[looksLike as ImageFormat] : looksLike) : 'txt';
   const file = path.join(dir, `${options.name ?? `corrupt-${looksLike ?? 'text'}`}.${ext}`);
   const body = looksLike
-    ? Buffer.concat([MAGIC[looksLike], randomBytes(Math.max(0, bytes - MAGIC[looksLike].length))])
+    ? Buffer.concat([MAGIC[looksLike], noise(Math.max(0, bytes - MAGIC[looksLike].length))])
     : Buffer.from('this is not a picture, just some text\n'.repeat(Math.ceil(bytes / 38))).subarray(0, bytes);
   await fs.writeFile(file, body);
   return file;

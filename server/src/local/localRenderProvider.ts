@@ -1,0 +1,486 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PermanentError, RetryableError } from '../errors';
+import { silentLogger, type Logger } from '../logger';
+import type { BlobStore } from '../ports/blobStore';
+import type { AvatarProvider, MediaRef, VideoState } from '../ports/avatarProvider';
+import { FfmpegError, probeMedia, runFfmpeg } from './ffmpeg';
+
+/**
+ * The AvatarProvider of the local stack: no AI, no network. The "avatar" is the photo itself,
+ * normalised; the "video" is that photo held still for the length of the audio, rendered by
+ * ffmpeg into a real H.264 + AAC MP4. It behaves like VisionStory where the pipeline can tell:
+ * ids come back at once, the video is made in the background, getVideo answers with
+ * VisionStory's status words, and the same idempotency key never makes a second avatar or
+ * video.
+ *
+ * Everything lives under `workDir`:
+ * - `avatars/<avatarId>.jpg`: the normalised photo;
+ * - `videos/<videoId>.json`: the render's state, so a new instance on the same directory (a
+ *   restarted process) answers getVideo the same and restarts renders that were cut off;
+ * - `videos/<videoId>.mp4`: the finished video.
+ *
+ * One provider instance per workDir at a time: a second live instance would restart the first
+ * one's running renders.
+ */
+export interface LocalRenderProviderOptions {
+  blobs: BlobStore;
+  workDir: string;
+  /**
+   * Artificial provider latency: getVideo reports queued/running until at least this long after
+   * createVideo, even when the render has finished, so polling can be watched. Default 0.
+   */
+  latencyMs?: number;
+  /** Renders running at once; the rest wait in order. Default 1 (the machines have 2 cores). */
+  maxConcurrentRenders?: number;
+  /** A render (or photo normalisation) running longer than this is killed and failed. Default 30 min. */
+  renderTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** The render's state as persisted in `videos/<videoId>.json`. */
+interface RenderRecord {
+  videoId: string;
+  avatarId: string;
+  audio: MediaRef;
+  state: 'queued' | 'running' | 'done' | 'failed';
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationSec: number | null;
+  reason: string | null;
+  /** How many times a render was started (more than one after a restart). */
+  attempts: number;
+}
+
+/** Longest side of the normalised photo: plenty for a talking head, cheap to encode. */
+const MAX_SIDE = 1280;
+/** Codecs ffprobe reports for still pictures we accept. */
+const IMAGE_CODECS = new Set(['mjpeg', 'jpeg2000', 'png', 'webp', 'bmp', 'tiff', 'gif', 'hevc']);
+const URL_SCHEME = 'local-render://';
+const VIDEO_ID = /^vid_[0-9a-f]{16}$/;
+
+function shortHash(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 16);
+}
+
+function ffmpegReason(err: unknown): string {
+  if (err instanceof FfmpegError) {
+    const lastLine = err.stderrTail.split('\n').filter(Boolean).pop();
+    return lastLine ? `${err.message} (${lastLine})`.slice(0, 500) : err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class LocalRenderProvider implements AvatarProvider {
+  readonly name = 'local-render';
+
+  private readonly blobs: BlobStore;
+  private readonly workDir: string;
+  private readonly avatarsDir: string;
+  private readonly videosDir: string;
+  private readonly tmpDir: string;
+  private readonly latencyMs: number;
+  private readonly maxConcurrent: number;
+  private readonly renderTimeoutMs: number;
+  private readonly log: Logger;
+
+  /** Known renders (loaded lazily from disk). */
+  private readonly records = new Map<string, RenderRecord>();
+  /** Calls in flight per id, so two concurrent calls with one key do the work once. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** Renders waiting for a slot, in arrival order. */
+  private readonly waiting: string[] = [];
+  /** Renders running now, with the controller that kills their ffmpeg. */
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** Every abort controller in use (renders and photo normalisation), for close(). */
+  private readonly controllers = new Set<AbortController>();
+  private recovery: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(options: LocalRenderProviderOptions) {
+    this.blobs = options.blobs;
+    this.workDir = path.resolve(options.workDir);
+    this.avatarsDir = path.join(this.workDir, 'avatars');
+    this.videosDir = path.join(this.workDir, 'videos');
+    this.tmpDir = path.join(this.workDir, 'tmp');
+    this.latencyMs = Math.max(0, options.latencyMs ?? 0);
+    this.maxConcurrent = Math.max(1, options.maxConcurrentRenders ?? 1);
+    this.renderTimeoutMs = options.renderTimeoutMs ?? 30 * 60_000;
+    this.log = options.logger ?? silentLogger;
+  }
+
+  /**
+   * Checks that the photo decodes and stores it as a JPEG with even sides, at most 1280 px on
+   * the long side (libx264 with yuv420p needs even dimensions). The id is derived from the key,
+   * so a repeated call returns the same id without work.
+   */
+  async createAvatar(image: MediaRef, idempotencyKey: string): Promise<{ avatarId: string }> {
+    this.assertOpen();
+    await this.ready();
+    const avatarId = `av_${shortHash(idempotencyKey)}`;
+    await this.once(avatarId, () => this.makeAvatar(avatarId, image));
+    return { avatarId };
+  }
+
+  /**
+   * Records a render and starts it in the background: it answers in milliseconds, whatever the
+   * length of the audio. The same key returns the same id and never renders twice.
+   */
+  async createVideo(avatarId: string, audio: MediaRef, idempotencyKey: string): Promise<{ videoId: string }> {
+    this.assertOpen();
+    await this.ready();
+    const videoId = `vid_${shortHash(idempotencyKey)}`;
+    await this.once(videoId, async () => {
+      if (await this.loadRecord(videoId)) return;
+      if (!(await exists(this.avatarPath(avatarId)))) {
+        throw new PermanentError('avatar_not_found', `No avatar ${avatarId} in the local render provider`);
+      }
+      const record: RenderRecord = {
+        videoId,
+        avatarId,
+        audio: { key: audio.key, contentType: audio.contentType },
+        state: 'queued',
+        createdAt: new Date().toISOString(),
+        startedAt: null,
+        finishedAt: null,
+        durationSec: null,
+        reason: null,
+        attempts: 0,
+      };
+      await this.saveRecord(record);
+      this.log.info({ videoId, avatarId }, 'local render queued');
+      this.schedule(videoId);
+    });
+    return { videoId };
+  }
+
+  /**
+   * The render's state in VisionStory's words (queued, creating, created, failed). With
+   * `latencyMs`, a render younger than that reads as queued or creating even when finished.
+   */
+  async getVideo(videoId: string): Promise<VideoState> {
+    await this.ready();
+    const record = VIDEO_ID.test(videoId) ? await this.loadRecord(videoId) : null;
+    if (!record) throw new PermanentError('video_not_found', `No video ${videoId} in the local render provider`);
+    const age = Date.now() - Date.parse(record.createdAt);
+    const held = age < this.latencyMs;
+    switch (record.state) {
+      case 'queued':
+        return { state: 'queued', providerStatus: 'queued' };
+      case 'running':
+        return { state: 'running', providerStatus: 'creating', percent: this.heldPercent(age) };
+      case 'done':
+        if (held) return { state: 'running', providerStatus: 'creating', percent: this.heldPercent(age) };
+        return { state: 'done', providerStatus: 'created', url: `${URL_SCHEME}${videoId}`, durationSec: record.durationSec };
+      case 'failed':
+        if (held) return { state: 'running', providerStatus: 'creating', percent: this.heldPercent(age) };
+        return { state: 'failed', providerStatus: 'failed', reason: record.reason ?? 'render failed' };
+    }
+  }
+
+  /** A read stream of the finished MP4 named by a `local-render://<videoId>` url. */
+  async openVideo(url: string): Promise<Readable> {
+    const videoId = url.startsWith(URL_SCHEME) ? url.slice(URL_SCHEME.length) : '';
+    if (!VIDEO_ID.test(videoId)) throw new PermanentError('video_not_found', `Not a local render url: ${url}`);
+    const file = this.videoPath(videoId);
+    if (!(await exists(file))) throw new PermanentError('video_not_found', `No finished video ${videoId}`);
+    return createReadStream(file);
+  }
+
+  /**
+   * Kills running ffmpeg processes and waits for them to exit. Their records stay queued or
+   * running on disk, so the next instance on this workDir restarts them.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.waiting.length = 0;
+    for (const controller of this.controllers) controller.abort();
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  // ---- avatars -------------------------------------------------------------------------
+
+  private avatarPath(avatarId: string): string {
+    if (!/^av_[0-9a-f]{16}$/.test(avatarId)) return path.join(this.avatarsDir, '__invalid__');
+    return path.join(this.avatarsDir, `${avatarId}.jpg`);
+  }
+
+  private async makeAvatar(avatarId: string, image: MediaRef): Promise<void> {
+    const target = this.avatarPath(avatarId);
+    if (await exists(target)) return;
+    await fs.mkdir(this.avatarsDir, { recursive: true });
+    const input = await this.materialise(image);
+    const temp = path.join(this.avatarsDir, `${avatarId}.${randomUUID()}.part.jpg`);
+    const controller = this.track(new AbortController());
+    try {
+      const info = await probeMedia(input.path, { signal: controller.signal, timeoutMs: 30_000 }).catch((err: unknown) => {
+        throw this.mediaError(err, 'The photo is not an image that can be decoded');
+      });
+      const picture = info.streams.find((s) => s.codecType === 'video');
+      // ffprobe happily reads a text file as "tty" ANSI-art video: insist on a picture codec.
+      if (!picture || !IMAGE_CODECS.has(picture.codecName) || !picture.width || !picture.height) {
+        throw new PermanentError('bad_media', `The photo is not a supported image (found ${info.formatName}/${picture?.codecName ?? 'no picture'})`);
+      }
+      await runFfmpeg(
+        [
+          '-y',
+          '-i',
+          input.path,
+          '-frames:v',
+          '1',
+          // Fit inside MAX_SIDE without upscaling, then round both sides down to even numbers.
+          '-vf',
+          `scale=w='min(${MAX_SIDE},iw)':h='min(${MAX_SIDE},ih)':force_original_aspect_ratio=decrease,scale=w='trunc(iw/2)*2':h='trunc(ih/2)*2'`,
+          '-q:v',
+          '2',
+          '-f',
+          'image2',
+          temp,
+        ],
+        { signal: controller.signal, timeoutMs: Math.min(this.renderTimeoutMs, 60_000) },
+      ).catch((err: unknown) => {
+        throw this.mediaError(err, 'The photo could not be decoded');
+      });
+      await fs.rename(temp, target);
+      this.log.info({ avatarId, width: picture.width, height: picture.height }, 'local avatar stored');
+    } finally {
+      this.controllers.delete(controller);
+      await fs.rm(temp, { force: true });
+      await input.cleanup();
+    }
+  }
+
+  /** Bad media is permanent; a timeout, an abort or a missing binary may pass on retry. */
+  private mediaError(err: unknown, message: string): Error {
+    if (err instanceof PermanentError || err instanceof RetryableError) return err;
+    if (err instanceof FfmpegError && (err.timedOut || err.aborted || err.exitCode === null)) {
+      return new RetryableError('render_unavailable', `${message}: ${err.message}`, { cause: err });
+    }
+    return new PermanentError('bad_media', `${message}: ${ffmpegReason(err)}`, { cause: err });
+  }
+
+  // ---- videos --------------------------------------------------------------------------
+
+  private recordPath(videoId: string): string {
+    return path.join(this.videosDir, `${videoId}.json`);
+  }
+
+  private videoPath(videoId: string): string {
+    return path.join(this.videosDir, `${videoId}.mp4`);
+  }
+
+  private async loadRecord(videoId: string): Promise<RenderRecord | null> {
+    const known = this.records.get(videoId);
+    if (known) return known;
+    try {
+      const record = JSON.parse(await fs.readFile(this.recordPath(videoId), 'utf8')) as RenderRecord;
+      this.records.set(videoId, record);
+      return record;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  /** Writes the record to a temporary file and renames it: a crash never leaves half a JSON. */
+  private async saveRecord(record: RenderRecord): Promise<void> {
+    this.records.set(record.videoId, record);
+    await fs.mkdir(this.videosDir, { recursive: true });
+    const temp = `${this.recordPath(record.videoId)}.${randomUUID()}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(record, null, 2));
+    await fs.rename(temp, this.recordPath(record.videoId));
+  }
+
+  private schedule(videoId: string): void {
+    if (this.closed || this.waiting.includes(videoId) || this.running.has(videoId)) return;
+    this.waiting.push(videoId);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running.size < this.maxConcurrent && this.waiting.length > 0) {
+      const videoId = this.waiting.shift() as string;
+      const controller = this.track(new AbortController());
+      const done = this.render(videoId, controller)
+        .catch((err: unknown) => {
+          this.log.error({ videoId, err: ffmpegReason(err) }, 'local render crashed');
+        })
+        .finally(() => {
+          this.controllers.delete(controller);
+          this.running.delete(videoId);
+          this.pump();
+        });
+      this.running.set(videoId, { controller, done });
+    }
+  }
+
+  private async render(videoId: string, controller: AbortController): Promise<void> {
+    const record = await this.loadRecord(videoId);
+    if (!record || record.state === 'done' || record.state === 'failed') return;
+    const started = Date.now();
+    await this.saveRecord({ ...record, state: 'running', startedAt: new Date().toISOString(), attempts: record.attempts + 1 });
+    const temp = path.join(this.videosDir, `${videoId}.${randomUUID()}.part.mp4`);
+    let input: { path: string; cleanup: () => Promise<void> } | null = null;
+    try {
+      const photo = this.avatarPath(record.avatarId);
+      if (!(await exists(photo))) throw new PermanentError('avatar_not_found', `Avatar ${record.avatarId} is gone`);
+      input = await this.materialise(record.audio);
+      const audioInfo = await probeMedia(input.path, { signal: controller.signal, timeoutMs: 30_000 }).catch((err: unknown) => {
+        throw this.mediaError(err, 'The audio is not a sound file that can be decoded');
+      });
+      const sound = audioInfo.streams.find((s) => s.codecType === 'audio');
+      const seconds = sound?.durationSec ?? audioInfo.durationSec;
+      if (!sound || !seconds || seconds <= 0) {
+        throw new PermanentError('bad_media', `The audio has no sound stream with a duration (found ${audioInfo.formatName})`);
+      }
+      await runFfmpeg(
+        [
+          '-y',
+          '-loop', '1', '-framerate', '25', '-i', photo,
+          '-i', input.path,
+          '-map', '0:v:0', '-map', '1:a:0',
+          // The bundled 2018 ffmpeg overshoots `-shortest` with a looped image (a 5 s tone gave
+          // a 6.96 s video track), so the length is also set from the probed audio duration.
+          '-t', seconds.toFixed(3),
+          '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p',
+          '-c:a', 'aac', '-b:a', '128k',
+          '-shortest',
+          // The moov atom up front: players (and our /video streaming) can start before the end.
+          '-movflags', '+faststart',
+          '-f', 'mp4',
+          temp,
+        ],
+        { signal: controller.signal, timeoutMs: this.renderTimeoutMs },
+      ).catch((err: unknown) => {
+        throw this.mediaError(err, 'The video could not be rendered');
+      });
+      await fs.rename(temp, this.videoPath(videoId));
+      const out = await probeMedia(this.videoPath(videoId), { timeoutMs: 30_000 });
+      const current = (await this.loadRecord(videoId)) as RenderRecord;
+      await this.saveRecord({
+        ...current,
+        state: 'done',
+        finishedAt: new Date().toISOString(),
+        durationSec: out.durationSec,
+        reason: null,
+      });
+      this.log.info({ videoId, renderMs: Date.now() - started, durationSec: out.durationSec }, 'local render done');
+    } catch (err) {
+      if (controller.signal.aborted) {
+        // close() cut the render off: leave the record queued so the next instance redoes it.
+        const current = await this.loadRecord(videoId);
+        if (current) await this.saveRecord({ ...current, state: 'queued', startedAt: null });
+        return;
+      }
+      const reason = err instanceof PermanentError || err instanceof RetryableError ? `${err.code}: ${err.message}` : ffmpegReason(err);
+      const current = (await this.loadRecord(videoId)) as RenderRecord;
+      await this.saveRecord({ ...current, state: 'failed', finishedAt: new Date().toISOString(), reason });
+      this.log.warn({ videoId, reason }, 'local render failed');
+    } finally {
+      await fs.rm(temp, { force: true });
+      await input?.cleanup();
+    }
+  }
+
+  /** While held by `latencyMs`, a percent that grows with time, so a watcher sees movement. */
+  private heldPercent(ageMs: number): number {
+    if (this.latencyMs <= 0) return 50;
+    return Math.max(1, Math.min(99, Math.floor((ageMs / this.latencyMs) * 100)));
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------
+
+  /**
+   * Restarts, once per instance, the renders a previous process left queued or running, and
+   * removes the temporary files it left behind.
+   */
+  private ready(): Promise<void> {
+    if (!this.recovery) {
+      this.recovery = this.recover().catch((err: unknown) => {
+        this.recovery = null;
+        throw err;
+      });
+    }
+    return this.recovery;
+  }
+
+  private async recover(): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.videosDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const pending: RenderRecord[] = [];
+    for (const name of names) {
+      if (name.includes('.part.') || name.endsWith('.tmp')) {
+        await fs.rm(path.join(this.videosDir, name), { force: true });
+        continue;
+      }
+      const match = /^(vid_[0-9a-f]{16})\.json$/.exec(name);
+      if (!match) continue;
+      const record = await this.loadRecord(match[1] as string);
+      if (record && (record.state === 'queued' || record.state === 'running')) pending.push(record);
+    }
+    pending.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    for (const record of pending) {
+      this.log.info({ videoId: record.videoId, was: record.state }, 'restarting interrupted local render');
+      if (record.state === 'running') await this.saveRecord({ ...record, state: 'queued', startedAt: null });
+      this.schedule(record.videoId);
+    }
+  }
+
+  /** Runs `work` once for concurrent callers with the same id. */
+  private async once(id: string, work: () => Promise<void>): Promise<void> {
+    const existing = this.inFlight.get(id);
+    if (existing) {
+      await existing;
+      return;
+    }
+    const promise = work().finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, promise);
+    await promise;
+  }
+
+  /** A file path ffmpeg can read: the store's own file when it has one, else a temporary copy. */
+  private async materialise(media: MediaRef): Promise<{ path: string; cleanup: () => Promise<void> }> {
+    if (this.blobs.localPath) {
+      const file = this.blobs.localPath(media.key);
+      if (!(await exists(file))) throw new PermanentError('not_found', `No blob at ${media.key}`);
+      return { path: file, cleanup: async () => undefined };
+    }
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    const file = path.join(this.tmpDir, randomUUID());
+    try {
+      await pipeline(await this.blobs.openRead(media.key), createWriteStream(file));
+    } catch (err) {
+      await fs.rm(file, { force: true });
+      throw err;
+    }
+    return { path: file, cleanup: () => fs.rm(file, { force: true }) };
+  }
+
+  private track(controller: AbortController): AbortController {
+    this.controllers.add(controller);
+    return controller;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new RetryableError('provider_closed', 'The local render provider is shutting down');
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
