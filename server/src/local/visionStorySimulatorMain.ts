@@ -15,7 +15,9 @@ const env = z
   .object({
     SIM_PORT: z.coerce.number().int().min(0).max(65535).default(8790),
     SIM_HOST: z.string().min(1).default('127.0.0.1'),
-    SIM_API_KEY: z.string().min(1, 'SIM_API_KEY is required: the key clients must send in X-API-Key'),
+    SIM_API_KEY: z
+      .string({ error: 'is required: the key clients must send in X-API-Key' })
+      .min(1, 'is required: the key clients must send in X-API-Key'),
     SIM_LATENCY_MS: z.coerce.number().int().min(0).default(15_000),
     SIM_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
     LOG_LEVEL: z.string().default('info'),
