@@ -1,0 +1,330 @@
+import { randomUUID } from 'node:crypto';
+import { ClientError } from '../../src/errors';
+import type { Job, JobStore, JobStatus } from '../../src/ports/jobStore';
+
+/** What an adapter under contract can promise beyond the basics. */
+export interface JobStoreCapabilities {
+  /**
+   * Conflicting updates are serialised (a real transaction engine). False for stand-ins that
+   * let two conflicting transactions both commit; the concurrency cases are then skipped.
+   */
+  atomicTransactions: boolean;
+  /** Shown in the skipped cases' names when atomicTransactions is false. */
+  skipReason?: string;
+}
+
+export interface JobStoreUnderTest {
+  store: JobStore;
+  teardown: () => Promise<void>;
+}
+
+/** A complete job document, every group present, for the given owner and creation time. */
+export function makeJob(overrides: Partial<Job> = {}): Job {
+  const createdAt = overrides.createdAt ?? '2025-03-01T10:00:00.000Z';
+  return {
+    jobId: randomUUID(),
+    ownerUid: 'owner-a',
+    status: 'queued',
+    progress: { currentStep: 'avatar.create', stepNumber: 0, totalSteps: 4, percent: 0, message: 'Queued' },
+    input: {
+      imagePath: 'uploads/x/image.jpg',
+      audioPath: 'uploads/x/audio.mp3',
+      imageType: 'image/jpeg',
+      audioType: 'audio/mpeg',
+      instructorName: 'Ada',
+      instructorBio: 'Teaches "maths" — and ünïcode',
+      imageBytes: 1234,
+      audioBytes: 5678,
+      audioDurationSec: null,
+    },
+    provider: { name: 'local', avatarId: null, videoId: null, providerStatus: null, polls: 0 },
+    result: null,
+    error: null,
+    cancelRequested: false,
+    stepSeq: 0,
+    leaseUntil: null,
+    attempts: 0,
+    nextRunAt: null,
+    createdAt,
+    updatedAt: createdAt,
+    completedAt: null,
+    ...overrides,
+  };
+}
+
+/** Resolves once `predicate` holds, polling briefly; fails the test after `ms`. */
+async function eventually(predicate: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The JobStore contract: every adapter of the port must pass it, so the local SQLite store and
+ * the Firestore store behave the same for the pipeline and the API.
+ */
+export function describeJobStoreContract(
+  name: string,
+  setup: () => Promise<JobStoreUnderTest>,
+  caps: JobStoreCapabilities = { atomicTransactions: true },
+): void {
+  describe(`JobStore contract: ${name}`, () => {
+    let store: JobStore;
+    let teardown: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, teardown } = await setup());
+    });
+
+    afterEach(async () => {
+      await teardown();
+    });
+
+    describe('create and get', () => {
+      test('a stored job comes back exactly as written: every group, every null, the same ISO timestamps', async () => {
+        const job = makeJob({ createdAt: '2025-03-01T10:00:00.123Z', updatedAt: '2025-03-01T10:00:01.456Z' });
+        await store.create(job);
+        expect(await store.get(job.jobId)).toStrictEqual(job);
+      });
+
+      test('a finished job with result, error, lease and provider ids round-trips too', async () => {
+        const job = makeJob({
+          status: 'completed',
+          progress: { currentStep: 'done', stepNumber: 4, totalSteps: 4, percent: 100, message: 'Done' },
+          input: { ...makeJob().input, audioDurationSec: 12.5 },
+          provider: { name: 'visionstory', avatarId: 'av_1', videoId: 'vid_1', providerStatus: 'created', polls: 7 },
+          result: { videoPath: 'videos/j.mp4', videoUrl: 'https://example.test/v.mp4', durationSec: 12.48 },
+          error: { code: 'provider_bad_response', message: 'kept from an earlier attempt' },
+          cancelRequested: true,
+          stepSeq: 9,
+          leaseUntil: '2025-03-01T10:05:00.000Z',
+          attempts: 3,
+          nextRunAt: '2025-03-01T10:04:30.000Z',
+          completedAt: '2025-03-01T10:06:00.999Z',
+        });
+        await store.create(job);
+        expect(await store.get(job.jobId)).toStrictEqual(job);
+      });
+
+      test('optional upload facts left undefined do not stop a job from being stored', async () => {
+        const job = makeJob();
+        job.input = { ...job.input, imageBytes: undefined, audioBytes: undefined, audioDurationSec: undefined };
+        await store.create(job);
+        const stored = await store.get(job.jobId);
+        expect(stored?.input.imagePath).toBe(job.input.imagePath);
+        expect(stored?.input.imageBytes).toBeUndefined();
+      });
+
+      test('creating a job whose id exists fails and leaves the first one in place', async () => {
+        const job = makeJob();
+        await store.create(job);
+        await expect(store.create({ ...job, ownerUid: 'intruder' })).rejects.toThrow();
+        expect((await store.get(job.jobId))?.ownerUid).toBe('owner-a');
+      });
+
+      test('an unknown id reads as null', async () => {
+        expect(await store.get(`missing-${randomUUID()}`)).toBeNull();
+      });
+    });
+
+    describe('listByOwner', () => {
+      // Seven jobs for owner-a, three of them created in the same millisecond, plus two of
+      // another owner interleaved in time.
+      async function seed(): Promise<Job[]> {
+        const times = [
+          '2025-03-01T10:00:00.000Z',
+          '2025-03-01T10:00:02.000Z',
+          '2025-03-01T10:00:02.000Z',
+          '2025-03-01T10:00:02.000Z',
+          '2025-03-01T10:00:03.000Z',
+          '2025-03-01T10:00:04.000Z',
+          '2025-03-02T09:00:00.000Z',
+        ];
+        const mine = times.map((createdAt, i) => makeJob({ createdAt, jobId: `job-${String.fromCharCode(97 + ((i * 3) % 7))}` }));
+        const theirs = [
+          makeJob({ ownerUid: 'owner-b', createdAt: '2025-03-01T10:00:02.000Z' }),
+          makeJob({ ownerUid: 'owner-b', createdAt: '2025-03-05T00:00:00.000Z' }),
+        ];
+        for (const job of [...theirs, ...mine].sort(() => Math.random() - 0.5)) await store.create(job);
+        return mine.sort((a, b) => (b.createdAt.localeCompare(a.createdAt) || b.jobId.localeCompare(a.jobId)));
+      }
+
+      test("lists only the owner's jobs, newest first, ties broken by jobId descending", async () => {
+        const expected = await seed();
+        const page = await store.listByOwner('owner-a', { limit: 50 });
+        expect(page.jobs.map((j) => j.jobId)).toEqual(expected.map((j) => j.jobId));
+        expect(page.jobs[0]).toStrictEqual(expected[0]);
+        expect(page.nextCursor).toBeNull();
+      });
+
+      test('paging with limit and nextCursor visits every job exactly once, in order', async () => {
+        const expected = await seed();
+        const seen: string[] = [];
+        const pageSizes: number[] = [];
+        let cursor: string | null = null;
+        do {
+          const page: Awaited<ReturnType<JobStore['listByOwner']>> = await store.listByOwner('owner-a', { limit: 2, cursor });
+          seen.push(...page.jobs.map((j) => j.jobId));
+          pageSizes.push(page.jobs.length);
+          cursor = page.nextCursor;
+        } while (cursor && pageSizes.length < 10);
+        expect(seen).toEqual(expected.map((j) => j.jobId));
+        expect(pageSizes).toEqual([2, 2, 2, 1]);
+      });
+
+      test('when the last page is exactly full, it says there is no next page', async () => {
+        await seed();
+        const first = await store.listByOwner('owner-a', { limit: 4 });
+        const second = await store.listByOwner('owner-a', { limit: 3, cursor: first.nextCursor });
+        expect(second.jobs).toHaveLength(3);
+        expect(second.nextCursor).toBeNull();
+      });
+
+      test('an owner with no jobs gets an empty page', async () => {
+        expect(await store.listByOwner('nobody', { limit: 10 })).toEqual({ jobs: [], nextCursor: null });
+      });
+
+      test.each([
+        ['not base64 JSON', 'definitely%%not-a-cursor'],
+        ['JSON of the wrong shape', Buffer.from('{"a":1}').toString('base64url')],
+      ])('a malformed cursor (%s) is a 400 bad_cursor client error', async (_label, cursor) => {
+        const err = await store.listByOwner('owner-a', { limit: 5, cursor }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ClientError);
+        expect(err).toMatchObject({ status: 400, code: 'bad_cursor' });
+      });
+    });
+
+    test('countActiveByOwner counts only queued and processing jobs of that owner', async () => {
+      const statuses: JobStatus[] = ['queued', 'processing', 'processing', 'completed', 'failed', 'cancelled'];
+      for (const status of statuses) await store.create(makeJob({ status }));
+      await store.create(makeJob({ ownerUid: 'owner-b', status: 'queued' }));
+      expect(await store.countActiveByOwner('owner-a')).toBe(3);
+      expect(await store.countActiveByOwner('owner-b')).toBe(1);
+      expect(await store.countActiveByOwner('nobody')).toBe(0);
+    });
+
+    describe('update', () => {
+      test('applies the mutation, stores it, and says it changed', async () => {
+        const job = makeJob();
+        await store.create(job);
+        const result = await store.update(job.jobId, (j) => ({
+          ...j,
+          status: 'processing',
+          stepSeq: j.stepSeq + 1,
+          leaseUntil: '2025-03-01T10:10:00.000Z',
+          updatedAt: '2025-03-01T10:01:00.000Z',
+        }));
+        expect(result.changed).toBe(true);
+        expect(result.job).toMatchObject({ status: 'processing', stepSeq: 1, leaseUntil: '2025-03-01T10:10:00.000Z' });
+        expect(await store.get(job.jobId)).toStrictEqual({
+          ...job,
+          status: 'processing',
+          stepSeq: 1,
+          leaseUntil: '2025-03-01T10:10:00.000Z',
+          updatedAt: '2025-03-01T10:01:00.000Z',
+        });
+      });
+
+      test('a mutation that declines (returns null) changes nothing and returns the current document', async () => {
+        const job = makeJob();
+        await store.create(job);
+        const result = await store.update(job.jobId, () => null);
+        expect(result).toEqual({ job, changed: false });
+        expect(await store.get(job.jobId)).toStrictEqual(job);
+      });
+
+      test('updating an unknown job reports no job and never calls the mutation with nothing', async () => {
+        const mutate = jest.fn((j: Job) => j);
+        expect(await store.update(`missing-${randomUUID()}`, mutate)).toEqual({ job: null, changed: false });
+        expect(mutate).not.toHaveBeenCalled();
+      });
+
+      test('a status change moves the job in and out of the active count', async () => {
+        const job = makeJob();
+        await store.create(job);
+        expect(await store.countActiveByOwner('owner-a')).toBe(1);
+        await store.update(job.jobId, (j) => ({ ...j, status: 'completed' }));
+        expect(await store.countActiveByOwner('owner-a')).toBe(0);
+      });
+    });
+
+    describe('watch', () => {
+      test('delivers the current document first, then each change in order, and nothing after unsubscribe', async () => {
+        const job = makeJob();
+        await store.create(job);
+        const seen: Job[] = [];
+        const errors: Error[] = [];
+        const stop = store.watch(job.jobId, (j) => seen.push(j), (e) => errors.push(e));
+        try {
+          await eventually(() => seen.length >= 1);
+          expect(seen[0]).toStrictEqual(job);
+          for (const percent of [10, 20]) {
+            const before = seen.length;
+            await store.update(job.jobId, (j) => ({ ...j, progress: { ...j.progress, percent } }));
+            await eventually(() => seen.length > before);
+          }
+          expect(seen.map((j) => j.progress.percent)).toEqual([0, 10, 20]);
+        } finally {
+          stop();
+        }
+        await store.update(job.jobId, (j) => ({ ...j, progress: { ...j.progress, percent: 30 } }));
+        await pause(300);
+        expect(seen.map((j) => j.progress.percent)).toEqual([0, 10, 20]);
+        expect(errors).toEqual([]);
+      });
+
+      test('watching a job before it exists delivers it once it is created', async () => {
+        const job = makeJob();
+        const seen: Job[] = [];
+        const stop = store.watch(job.jobId, (j) => seen.push(j));
+        try {
+          await pause(100);
+          expect(seen).toEqual([]);
+          await store.create(job);
+          await eventually(() => seen.length >= 1);
+          expect(seen[0]).toStrictEqual(job);
+        } finally {
+          stop();
+        }
+      });
+    });
+
+    test('ping answers while the store is reachable', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    describe('concurrency', () => {
+      const concurrent = caps.atomicTransactions ? test : test.skip;
+      const because = caps.atomicTransactions ? '' : ` (${caps.skipReason ?? 'this adapter has no atomic transactions'})`;
+
+      concurrent(`when 20 updates race to increment a counter, all 20 land${because}`, async () => {
+        const job = makeJob();
+        await store.create(job);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => store.update(job.jobId, (j) => ({ ...j, attempts: j.attempts + 1 }))),
+        );
+        expect(results.every((r) => r.changed)).toBe(true);
+        expect((await store.get(job.jobId))?.attempts).toBe(20);
+      });
+
+      concurrent(`when two workers claim the same free job at once, exactly one wins${because}`, async () => {
+        const job = makeJob();
+        await store.create(job);
+        const claim = (worker: string) =>
+          store.update(job.jobId, (j) =>
+            j.leaseUntil === null
+              ? { ...j, leaseUntil: '2025-03-01T10:10:00.000Z', provider: { ...j.provider, providerStatus: worker } }
+              : null,
+          );
+        const [a, b] = await Promise.all([claim('worker-1'), claim('worker-2')]);
+        expect([a.changed, b.changed].filter(Boolean)).toHaveLength(1);
+        const winner = a.changed ? 'worker-1' : 'worker-2';
+        expect((await store.get(job.jobId))?.provider.providerStatus).toBe(winner);
+      });
+    });
+  });
+}
