@@ -199,6 +199,25 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
     return { bytes, mime: res.headers.get('content-type') ?? 'application/octet-stream' };
   }
 
+  /**
+   * VisionStory refuses a photo it cannot use when the avatar is created; the simulator does the
+   * same for files that do not decode as an image. HEIC is taken on trust: the bundled ffmpeg
+   * cannot read it (a render from one then ends `failed`).
+   */
+  async function checkPhoto(image: Media): Promise<void> {
+    if (image.ext === 'heic') return;
+    const file = path.join(workDir, `check-${randomBytes(6).toString('hex')}.${image.ext}`);
+    await fs.writeFile(file, image.bytes);
+    try {
+      const info = await probeMedia(file, { timeoutMs: 30_000 });
+      if (!info.streams.some((st) => st.codecType === 'video' && (st.width ?? 0) > 0)) throw new Error('no picture');
+    } catch {
+      throw new ApiProblem(400, 'The image could not be read as a photo', 'Upload a jpg, png, webp or heic photo of a face');
+    } finally {
+      await fs.rm(file, { force: true });
+    }
+  }
+
   /** Renders photo + audio into an MP4 in the background; the status says `created` once it is there. */
   function startRender(video: Video): void {
     const job = (async () => {
@@ -355,6 +374,7 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
       const body = await readJson(req);
       if (route === 'POST /api/v1/avatar') {
         const image = await mediaFrom(body, 'image', 'img_url');
+        await checkPhoto(image);
         const avatarId = newId();
         avatars.set(avatarId, image);
         data = { avatar_id: avatarId };
