@@ -83,6 +83,7 @@ const IMAGE_TYPES: Record<string, string> = {
   'image/png': 'png',
   'image/webp': 'webp',
   'image/heic': 'heic',
+  'image/heif': 'heic',
 };
 const AUDIO_TYPES: Record<string, string> = {
   'audio/mpeg': 'mp3',

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -191,4 +192,46 @@ test('when rendering is on, a finished video is a real MP4 made from the photo a
   } finally {
     await real.close();
   }
+});
+
+describe('visionStorySimulatorMain', () => {
+  const main = path.join(__dirname, '../../src/local/visionStorySimulatorMain.ts');
+  const run = (env: Record<string, string>) =>
+    spawn(process.execPath, ['--import', 'tsx', main], {
+      env: { PATH: process.env.PATH ?? '', METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+
+  test('when SIM_API_KEY is missing, it exits 2 and names the variable', async () => {
+    const child = run({ SIM_PORT: '0' });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(2);
+    expect(stderr).toContain('SIM_API_KEY');
+  });
+
+  test('when run alone, it serves the API on the logged address and stops on SIGTERM', async () => {
+    const child = run({ SIM_PORT: '0', SIM_API_KEY: 'alone-key', SIM_LATENCY_MS: '100' });
+    try {
+      const baseUrl = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          const m = /"baseUrl":"([^"]+)"/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code} before listening`)));
+      });
+      const refused = await api('GET', '/api/v1/video?video_id=1', undefined, 'wrong', baseUrl);
+      expect(refused.status).toBe(401);
+      const unknown = await api('GET', '/api/v1/video?video_id=1', undefined, 'alone-key', baseUrl);
+      expect(unknown.status).toBe(404);
+      const exited = new Promise<number | null>((r) => child.on('exit', r));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
 });
