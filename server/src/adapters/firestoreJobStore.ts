@@ -1,0 +1,209 @@
+import { FieldPath, Timestamp, type DocumentData, type Firestore } from 'firebase-admin/firestore';
+import { ClientError, RetryableError } from '../errors';
+import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
+
+/** The fields the Flutter app orders and displays as dates: stored as Firestore Timestamps. */
+const TIMESTAMP_FIELDS = ['createdAt', 'updatedAt', 'completedAt', 'leaseUntil', 'nextRunAt'] as const;
+
+const ACTIVE_STATUSES = ['queued', 'processing'];
+
+/** gRPC codes that mean "try again later": ABORTED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
+const TRANSIENT_CODES = new Set([10, 4, 8, 14]);
+
+export interface FirestoreJobStoreOptions {
+  /** From `getFirestore(app)`; closed by {@link FirestoreJobStore.close}. */
+  firestore: Firestore;
+  /** Collection holding one document per job, id = jobId. */
+  collection?: string;
+  /** How long {@link FirestoreJobStore.ping} waits before declaring the store unreachable. */
+  pingTimeoutMs?: number;
+}
+
+/**
+ * Jobs in Cloud Firestore (production): `avatarJobs/{jobId}` documents in exactly the shape
+ * of the Job type, which the Flutter app reads with a listener, so timestamps are stored as
+ * Firestore Timestamps and turned back into ISO strings here.
+ *
+ * `update` runs in a Firestore transaction: the mutation may run more than once when
+ * transactions contend, which is why the port requires it to be pure.
+ *
+ * The owner list needs the composite index in infra/firestore.indexes.json
+ * (ownerUid asc, createdAt desc; its implicit document-name tie-break is desc too).
+ */
+export class FirestoreJobStore implements JobStore {
+  private readonly db: Firestore;
+  private readonly collectionName: string;
+  private readonly pingTimeoutMs: number;
+
+  constructor(options: FirestoreJobStoreOptions) {
+    this.db = options.firestore;
+    this.collectionName = options.collection ?? 'avatarJobs';
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 5000;
+  }
+
+  private get jobs() {
+    return this.db.collection(this.collectionName);
+  }
+
+  async create(job: Job): Promise<void> {
+    // create() carries an "must not exist" precondition: a second create with the same id fails
+    // with ALREADY_EXISTS instead of overwriting the job.
+    await guard(() => this.jobs.doc(job.jobId).create(toDocument(job)));
+  }
+
+  async get(jobId: string): Promise<Job | null> {
+    const snap = await guard(() => this.jobs.doc(jobId).get());
+    return snap.exists ? fromDocument(snap.data()!) : null;
+  }
+
+  async listByOwner(ownerUid: string, options: { limit: number; cursor?: string | null }): Promise<JobPage> {
+    const limit = Math.max(1, Math.min(Math.floor(options.limit) || 1, 100));
+    const after = decodeCursor(options.cursor);
+    // The security rules let a client list only with ownerUid == its uid; the server uses the
+    // same filter. Ties on createdAt are broken by the document id, descending, so a cursor of
+    // [createdAt, jobId] names one exact position.
+    let query = this.jobs
+      .where('ownerUid', '==', ownerUid)
+      .orderBy('createdAt', 'desc')
+      .orderBy(FieldPath.documentId(), 'desc');
+    if (after) query = query.startAfter(after.createdAt, after.jobId);
+    // One extra document tells whether another page exists without a second query.
+    const snap = await guard(() => query.limit(limit + 1).get());
+    const jobs = snap.docs.slice(0, limit).map((d) => fromDocument(d.data()));
+    const last = jobs[jobs.length - 1];
+    return { jobs, nextCursor: snap.size > limit && last ? encodeCursor(last) : null };
+  }
+
+  async countActiveByOwner(ownerUid: string): Promise<number> {
+    // A count aggregation is billed as one read per 1000 index entries, not one per job.
+    const snap = await guard(() =>
+      this.jobs.where('ownerUid', '==', ownerUid).where('status', 'in', ACTIVE_STATUSES).count().get(),
+    );
+    return snap.data().count;
+  }
+
+  async update(jobId: string, mutate: JobMutation): Promise<UpdateResult> {
+    const ref = this.jobs.doc(jobId);
+    return guard(() =>
+      this.db.runTransaction(
+        async (tx): Promise<UpdateResult> => {
+          const snap = await tx.get(ref);
+          if (!snap.exists) return { job: null, changed: false };
+          const current = fromDocument(snap.data()!);
+          const next = mutate(current);
+          if (!next) return { job: current, changed: false };
+          // set() replaces the document, so fields the mutation removed do not linger.
+          tx.set(ref, toDocument({ ...next, jobId }));
+          return { job: next, changed: true };
+        },
+        // Claims and transitions of one job rarely contend; a few more attempts than the
+        // default five keep a burst of duplicate deliveries from surfacing as errors.
+        { maxAttempts: 10 },
+      ),
+    );
+  }
+
+  watch(jobId: string, onSnapshot: (job: Job) => void, onError?: (err: Error) => void): Unsubscribe {
+    let lastUpdate: Timestamp | undefined;
+    return this.jobs.doc(jobId).onSnapshot(
+      (snap) => {
+        if (!snap.exists || !snap.updateTime) return;
+        // After a reconnect the listener may deliver the same version again; pass on changes only.
+        if (lastUpdate && snap.updateTime.isEqual(lastUpdate)) return;
+        lastUpdate = snap.updateTime;
+        onSnapshot(fromDocument(snap.data()!));
+      },
+      (err) => onError?.(translate(err)),
+    );
+  }
+
+  async ping(): Promise<void> {
+    // The cheapest real round trip: at most one document name (select() with no fields).
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RetryableError('store_unavailable', `Firestore did not answer in ${this.pingTimeoutMs} ms`)),
+        this.pingTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([guard(() => this.jobs.select().limit(1).get()), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.terminate();
+  }
+}
+
+/**
+ * The stored document: the Job with its timestamps as Firestore Timestamps. Undefined optional
+ * fields are dropped here, because Firestore rejects `undefined` unless the app happened to
+ * set `ignoreUndefinedProperties`, which this adapter does not rely on.
+ */
+function toDocument(job: Job): DocumentData {
+  const doc = withoutUndefined(job) as DocumentData;
+  for (const field of TIMESTAMP_FIELDS) {
+    const value = job[field];
+    if (value === null || value === undefined) continue;
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) throw new TypeError(`Job ${job.jobId}: ${field} is not an ISO date: ${value}`);
+    doc[field] = Timestamp.fromDate(date);
+  }
+  return doc;
+}
+
+function fromDocument(data: DocumentData): Job {
+  const job = { ...data };
+  for (const field of TIMESTAMP_FIELDS) {
+    const value = job[field];
+    if (value instanceof Timestamp) job[field] = value.toDate().toISOString();
+  }
+  return job as Job;
+}
+
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = withoutUndefined(v);
+  return out;
+}
+
+function encodeCursor(job: Job): string {
+  return Buffer.from(JSON.stringify([job.createdAt, job.jobId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string | null | undefined): { createdAt: Timestamp; jobId: string } | null {
+  if (!cursor) return null;
+  try {
+    const [createdAt, jobId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    // A document id may not be empty or contain '/'; the SDK would throw a less useful error.
+    if (typeof createdAt === 'string' && typeof jobId === 'string' && jobId !== '' && !jobId.includes('/')) {
+      const date = new Date(createdAt);
+      if (!Number.isNaN(date.getTime())) return { createdAt: Timestamp.fromDate(date), jobId };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new ClientError(400, 'bad_cursor', 'The cursor is not one this server gave out');
+}
+
+async function guard<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    throw translate(err);
+  }
+}
+
+/** Transient Firestore failures become RetryableError so the worker answers 503 and Cloud Tasks retries. */
+function translate(err: unknown): Error {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'number' && TRANSIENT_CODES.has(code)) {
+    return new RetryableError('store_unavailable', `Firestore: ${(err as Error).message}`, { cause: err });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
