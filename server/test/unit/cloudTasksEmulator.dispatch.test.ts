@@ -62,6 +62,21 @@ describe('Cloud Tasks emulator: dispatch', () => {
     await expect(client.getTask({ name: `${queue}/tasks/always-500` })).rejects.toMatchObject({ code: 5 });
   });
 
+  test('when maxRetryDuration is set, retries go on past maxAttempts until that much time has passed', async () => {
+    const queue = await makeQueue({ retryConfig: { maxAttempts: 2, minBackoff: ms(100), maxBackoff: ms(100), maxRetryDuration: ms(600) } });
+    target.answer = () => ({ status: 500 });
+    await addTask(queue, 'long-retry');
+
+    await target.waitUntil(() => target.forTask('long-retry').length >= 5, 3000);
+    await sleep(500);
+    const attempts = target.forTask('long-retry');
+    // Both limits must be reached: 2 attempts AND 600 ms since the first one.
+    expect(attempts.length).toBeGreaterThanOrEqual(5);
+    expect(attempts.length).toBeLessThanOrEqual(8);
+    expect(attempts[attempts.length - 1].at - attempts[0].at).toBeGreaterThanOrEqual(600);
+    await expect(client.getTask({ name: `${queue}/tasks/long-retry` })).rejects.toMatchObject({ code: 5 });
+  });
+
   test('when the worker answers 4xx and then 200, the execution count follows the answered attempts and the task is done', async () => {
     const queue = await makeQueue({ retryConfig: { maxAttempts: 5, minBackoff: ms(50), maxBackoff: ms(50) } });
     let calls = 0;
