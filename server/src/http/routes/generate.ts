@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { ClientError } from '../../errors';
+import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/jobs';
+import type { BlobStore } from '../../ports/blobStore';
+import { authMiddleware, isValidUserId, type Authenticate } from '../auth';
+import { createUploadMiddleware, translateMulterError, type UploadLimits } from '../upload';
+import { publicBaseUrl } from './links';
+
+export interface GenerateDeps {
+  jobs: JobsDeps;
+  blobs: BlobStore;
+  limits: UploadLimits;
+  authenticate: Authenticate;
+  /** Local mode only: the `userId` form field may name the caller. */
+  allowUserIdField: boolean;
+  publicUrl?: string;
+}
+
+function fieldsSchema(limits: UploadLimits) {
+  return z.object({
+    instructorName: z
+      .string({ error: 'instructorName is required' })
+      .trim()
+      .min(1, 'instructorName is required')
+      .max(limits.nameMaxChars, `instructorName must be at most ${limits.nameMaxChars} characters`),
+    instructorBio: z
+      .string()
+      .trim()
+      .max(limits.bioMaxChars, `instructorBio must be at most ${limits.bioMaxChars} characters`)
+      .default(''),
+    userId: z.string().optional(),
+  });
+}
+
+const KNOWN_FIELDS = new Set(['instructorName', 'instructorBio', 'userId']);
+
+/**
+ * POST /generate-with-tasks: stream the two files into the BlobStore, check the form, store the
+ * job and its first task, answer 202 with the jobId. Any failure removes every blob this
+ * request wrote: bad input leaves nothing behind.
+ */
+export function generateRoutes(deps: GenerateDeps): Router {
+  const router = Router();
+  const upload = createUploadMiddleware(deps.blobs, deps.limits);
+  const schema = fieldsSchema(deps.limits);
+
+  const cleanup = async (req: Request): Promise<void> => {
+    const keys = [...(req.upload?.startedKeys ?? [])].filter((k) => !k.startsWith('field:'));
+    await Promise.all(keys.map((k) => deps.blobs.delete(k).catch((err) => req.log?.warn({ message: 'cleanup failed', key: k, error: String(err) }))));
+  };
+
+  router.post('/generate-with-tasks', authMiddleware(deps.authenticate), async (req, res, next) => {
+    const jobId = randomUUID();
+    req.upload = { jobId, startedKeys: new Set(), stored: new Map() };
+    try {
+      if (!req.is('multipart/form-data')) {
+        throw new ClientError(400, 'expected_multipart', 'Send the files as multipart/form-data with fields "image" and "audio"');
+      }
+      // Refuse early, before any byte is stored, when the caller is already at the limit.
+      await checkActiveLimit(deps.jobs, req.caller!.uid);
+
+      await new Promise<void>((resolve, reject) => {
+        upload(req, res, (err: unknown) => (err ? reject(translateMulterError(err, deps.limits)) : resolve()));
+      });
+
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const unknown = Object.keys(body).filter((k) => !KNOWN_FIELDS.has(k));
+      if (unknown.length > 0) throw new ClientError(400, 'unexpected_field', `Unknown form field "${unknown[0]}"`);
+      const parsed = schema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new ClientError(400, issue.code === 'too_big' ? 'field_too_long' : 'missing_field', issue.message);
+      }
+      const image = req.upload.stored.get('image');
+      const audio = req.upload.stored.get('audio');
+      if (!image) throw new ClientError(400, 'missing_file', 'The "image" file is missing');
+      if (!audio) throw new ClientError(400, 'missing_file', 'The "audio" file is missing');
+
+      let ownerUid = req.caller!.uid;
+      if (deps.allowUserIdField && req.caller!.isDefault && parsed.data.userId !== undefined) {
+        if (!isValidUserId(parsed.data.userId)) throw new ClientError(400, 'bad_user_id', 'userId may hold letters, digits and _.@- only');
+        ownerUid = parsed.data.userId;
+        await checkActiveLimit(deps.jobs, ownerUid);
+      }
+
+      const job = await createJob(deps.jobs, {
+        jobId,
+        ownerUid,
+        input: {
+          imagePath: image.key,
+          audioPath: audio.key,
+          imageType: image.mime,
+          audioType: audio.mime,
+          instructorName: parsed.data.instructorName,
+          instructorBio: parsed.data.instructorBio,
+          imageBytes: image.bytes,
+          audioBytes: audio.bytes,
+        },
+      });
+
+      const base = publicBaseUrl(req, deps.publicUrl);
+      res.status(202).json({
+        success: true,
+        jobId: job.jobId,
+        message: 'Job accepted; watch its progress at statusUrl or eventsUrl',
+        statusUrl: `${base}/jobs/${job.jobId}`,
+        eventsUrl: `${base}/jobs/${job.jobId}/events`,
+      });
+    } catch (err) {
+      // Also when the enqueue failed: createJob has marked that job failed, so its inputs
+      // will never be read.
+      await cleanup(req);
+      next(err);
+    }
+  });
+  return router;
+}

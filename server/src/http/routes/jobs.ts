@@ -1,0 +1,167 @@
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { ClientError } from '../../errors';
+import { cancelJobRequest, type JobsDeps } from '../../pipeline/jobs';
+import type { BlobStore } from '../../ports/blobStore';
+import { isTerminal, type Job, type JobStore } from '../../ports/jobStore';
+import { authMiddleware, type Authenticate } from '../auth';
+
+export interface JobsRouteDeps {
+  store: JobStore;
+  blobs: BlobStore;
+  jobs: JobsDeps;
+  authenticate: Authenticate;
+  signedUrlTtlSec: number;
+  /** Comment line sent on idle event streams so proxies keep them open. */
+  heartbeatMs?: number;
+}
+
+const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The caller's job, or 404: another owner's job is indistinguishable from a missing one. */
+async function ownedJob(store: JobStore, req: Request): Promise<Job> {
+  const jobId = String(req.params.jobId);
+  const job = JOB_ID.test(jobId) ? await store.get(jobId) : null;
+  if (!job || job.ownerUid !== req.caller!.uid) throw new ClientError(404, 'job_not_found', `No job ${jobId}`);
+  return job;
+}
+
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(500).optional(),
+});
+
+/** Parses a single `bytes=start-end` range; null when absent or not satisfiable as one range. */
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'invalid' | null {
+  if (!header) return null;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match) return null; // multi-range or odd units: serve the whole file
+  const [, a, b] = match;
+  let start: number;
+  let end: number;
+  if (a === '') {
+    if (b === '') return 'invalid';
+    start = Math.max(0, size - Number(b));
+    end = size - 1;
+  } else {
+    start = Number(a);
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  }
+  if (start > end || start >= size) return 'invalid';
+  return { start, end };
+}
+
+export function jobsRoutes(deps: JobsRouteDeps): Router {
+  const router = Router();
+  const auth = authMiddleware(deps.authenticate);
+  const heartbeatMs = deps.heartbeatMs ?? 15000;
+
+  router.get('/jobs', auth, async (req, res) => {
+    const parsed = listQuery.safeParse(req.query);
+    if (!parsed.success) throw new ClientError(400, 'bad_query', parsed.error.issues[0]!.message);
+    const page = await deps.store.listByOwner(req.caller!.uid, parsed.data);
+    res.json({ success: true, jobs: page.jobs, nextCursor: page.nextCursor });
+  });
+
+  router.get('/jobs/:jobId', auth, async (req, res) => {
+    res.json(await ownedJob(deps.store, req));
+  });
+
+  router.post('/jobs/:jobId/cancel', auth, async (req, res) => {
+    const job = await ownedJob(deps.store, req);
+    const updated = await cancelJobRequest(deps.jobs, job);
+    res.status(202).json({ success: true, jobId: updated.jobId, status: updated.status, cancelRequested: true });
+  });
+
+  router.get('/jobs/:jobId/video', auth, async (req, res) => {
+    const job = await ownedJob(deps.store, req);
+    if (job.status !== 'completed' || !job.result) {
+      throw new ClientError(409, 'video_not_ready', `The job is ${job.status}; the video exists once it is completed`);
+    }
+    const key = job.result.videoPath;
+    // In the cloud the browser fetches from Cloud Storage: a fresh signed URL each time,
+    // because signed URLs expire and the stored path does not.
+    const signed = await deps.blobs.signedReadUrl(key, deps.signedUrlTtlSec);
+    if (signed) {
+      res.setHeader('Cache-Control', 'no-store');
+      res.redirect(302, signed);
+      return;
+    }
+    const info = await deps.blobs.stat(key);
+    if (!info) throw new ClientError(404, 'video_missing', 'The stored video is missing');
+    const range = parseRange(req.header('range'), info.bytes);
+    res.setHeader('Content-Type', info.contentType ?? 'video/mp4');
+    res.setHeader('Accept-Ranges', 'bytes');
+    const disposition = req.query.download !== undefined ? 'attachment' : 'inline';
+    res.setHeader('Content-Disposition', `${disposition}; filename="avatar-${job.jobId}.mp4"`);
+    if (range === 'invalid') {
+      res.setHeader('Content-Range', `bytes */${info.bytes}`);
+      throw new ClientError(416, 'bad_range', 'The requested range is outside the video');
+    }
+    const stream = await deps.blobs.openRead(key, range ?? undefined);
+    if (range) {
+      res.status(206);
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${info.bytes}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+    } else {
+      res.setHeader('Content-Length', String(info.bytes));
+    }
+    stream.on('error', (err) => res.destroy(err));
+    res.on('close', () => stream.destroy());
+    stream.pipe(res);
+  });
+
+  router.get('/jobs/:jobId/events', auth, async (req, res) => {
+    const job = await ownedJob(deps.store, req);
+    streamJobEvents(deps.store, job.jobId, req, res, heartbeatMs);
+  });
+
+  return router;
+}
+
+/**
+ * Server-Sent Events: one `job` event per snapshot of the document, a comment line every
+ * `heartbeatMs` so idle proxies keep the stream open, and an `end` event after the terminal
+ * snapshot, then the stream closes.
+ */
+function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Response, heartbeatMs: number): void {
+  res.status(200);
+  res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-cache, no-transform');
+  res.setHeader('Connection', 'keep-alive');
+  res.setHeader('X-Accel-Buffering', 'no'); // nginx-style proxies: do not buffer
+  res.flushHeaders();
+  res.write('retry: 3000\n\n');
+
+  let lastSent = '';
+  let closed = false;
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    clearInterval(heartbeat);
+    unsubscribe();
+    res.end();
+  };
+  const heartbeat = setInterval(() => res.write(`: heartbeat ${new Date().toISOString()}\n\n`), heartbeatMs);
+  const unsubscribe = store.watch(
+    jobId,
+    (job) => {
+      if (closed) return;
+      const data = JSON.stringify(job);
+      if (data === lastSent) return;
+      lastSent = data;
+      res.write(`id: ${job.updatedAt}\nevent: job\ndata: ${data}\n\n`);
+      if (isTerminal(job.status)) {
+        res.write(`event: end\ndata: ${JSON.stringify({ jobId, status: job.status })}\n\n`);
+        // Let the watcher return before tearing it down.
+        setImmediate(finish);
+      }
+    },
+    (err) => {
+      if (closed) return;
+      res.write(`event: error\ndata: ${JSON.stringify({ code: 'store_unavailable', message: err.message })}\n\n`);
+      setImmediate(finish);
+    },
+  );
+  req.on('close', finish);
+}

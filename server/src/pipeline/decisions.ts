@@ -1,0 +1,296 @@
+import { createHash } from 'node:crypto';
+import type { Job, JobError, JobInput, StepName } from '../ports/jobStore';
+import { isTerminal } from '../ports/jobStore';
+
+/**
+ * The job state machine as pure functions: given a job, the clock and what a step returned,
+ * they decide the next document and the next task. No I/O here; runner.ts does the effects.
+ */
+
+export const STEPS: readonly StepName[] = ['avatar.create', 'video.create', 'video.poll', 'video.store'];
+export const TOTAL_STEPS = STEPS.length;
+
+const STEP_MESSAGES: Record<StepName, string> = {
+  'avatar.create': 'Creating the avatar from the photo',
+  'video.create': 'Asking the provider to make the video',
+  'video.poll': 'The provider is making the video',
+  'video.store': 'Saving the finished video',
+  done: 'Finished',
+};
+
+/** Percent reached when each step starts; polling climbs from 25 towards 90. */
+const STEP_START_PERCENT: Record<StepName, number> = {
+  'avatar.create': 0,
+  'video.create': 15,
+  'video.poll': 25,
+  'video.store': 90,
+  done: 100,
+};
+
+export interface PipelineSettings {
+  pollScheduleSec: number[];
+  pollMaxIntervalSec: number;
+  stepLeaseSec: number;
+  jobDeadlineSec: number;
+  /** The queue's maxAttempts (counts the first attempt); -1 means unlimited. */
+  maxAttempts: number;
+}
+
+/** Deterministic task name: hashed prefix (sequential prefixes slow a Cloud Tasks queue). */
+export function taskName(jobId: string, stepSeq: number, suffix?: string): string {
+  const prefix = createHash('sha256').update(jobId).digest('hex').slice(0, 16);
+  return suffix ? `${prefix}-${stepSeq}-${suffix}` : `${prefix}-${stepSeq}`;
+}
+
+/** Idempotency key for a provider call: the same job and step always give the same key. */
+export function idempotencyKey(jobId: string, step: 'avatar' | 'video'): string {
+  return `${jobId}-${step}`;
+}
+
+/** Adaptive polling: 5 s, 15 s, 30 s, 60 s, ... then every pollMaxIntervalSec. */
+export function pollDelaySec(pollsDone: number, settings: Pick<PipelineSettings, 'pollScheduleSec' | 'pollMaxIntervalSec'>): number {
+  return settings.pollScheduleSec[pollsDone] ?? settings.pollMaxIntervalSec;
+}
+
+function stepNumber(step: StepName): number {
+  return step === 'done' ? TOTAL_STEPS : STEPS.indexOf(step) + 1;
+}
+
+function addSeconds(iso: string, sec: number): string {
+  return new Date(Date.parse(iso) + sec * 1000).toISOString();
+}
+
+/** Moves progress forward; never backwards (rule 8). */
+function advanceProgress(job: Job, step: StepName, percent: number, message: string): Job['progress'] {
+  const current = job.progress;
+  const number = Math.max(current.stepNumber, stepNumber(step));
+  return {
+    currentStep: stepNumber(step) >= current.stepNumber ? step : current.currentStep,
+    stepNumber: number,
+    totalSteps: TOTAL_STEPS,
+    percent: Math.max(current.percent, Math.min(100, Math.round(percent))),
+    message,
+  };
+}
+
+export function newJob(args: { jobId: string; ownerUid: string; input: JobInput; providerName: string; now: string }): Job {
+  return {
+    jobId: args.jobId,
+    ownerUid: args.ownerUid,
+    status: 'queued',
+    progress: {
+      currentStep: 'avatar.create',
+      stepNumber: 1,
+      totalSteps: TOTAL_STEPS,
+      percent: 0,
+      message: 'Waiting for a worker',
+    },
+    input: args.input,
+    provider: { name: args.providerName, avatarId: null, videoId: null, providerStatus: null, polls: 0 },
+    result: null,
+    error: null,
+    cancelRequested: false,
+    stepSeq: 0,
+    leaseUntil: null,
+    attempts: 0,
+    nextRunAt: args.now,
+    createdAt: args.now,
+    updatedAt: args.now,
+    completedAt: null,
+  };
+}
+
+export function failJob(job: Job, error: JobError, now: string): Job {
+  return {
+    ...job,
+    status: 'failed',
+    error,
+    progress: { ...job.progress, message: error.message },
+    leaseUntil: null,
+    nextRunAt: null,
+    updatedAt: now,
+    completedAt: now,
+  };
+}
+
+export function cancelJob(job: Job, now: string): Job {
+  return {
+    ...job,
+    status: 'cancelled',
+    progress: { ...job.progress, message: 'Cancelled' },
+    leaseUntil: null,
+    nextRunAt: null,
+    updatedAt: now,
+    completedAt: now,
+  };
+}
+
+/** What a delivery of task {jobId, stepSeq} may do with the job as it is now. */
+export type ClaimDecision =
+  | { kind: 'claimed'; job: Job }
+  | { kind: 'cancelled'; job: Job }
+  | { kind: 'timed_out'; job: Job }
+  /** The job is already past this task (a duplicate or an old delivery). */
+  | { kind: 'stale'; job: Job }
+  /** The job is finished; nothing to do. */
+  | { kind: 'finished'; job: Job }
+  /** Another worker holds the lease for this very step. */
+  | { kind: 'leased'; job: Job; retryAfterSec: number }
+  /** The task is ahead of the job (should not happen); ignored. */
+  | { kind: 'ahead'; job: Job };
+
+/** Rule 3, 6 and 7: check stepSeq and lease, deadline and cancel, then take the lease. */
+export function decideClaim(job: Job, stepSeq: number, now: string, settings: PipelineSettings): ClaimDecision {
+  if (isTerminal(job.status)) return { kind: 'finished', job };
+  if (stepSeq < job.stepSeq) return { kind: 'stale', job };
+  if (stepSeq > job.stepSeq) return { kind: 'ahead', job };
+  const nowMs = Date.parse(now);
+  if (job.leaseUntil && Date.parse(job.leaseUntil) > nowMs) {
+    return { kind: 'leased', job, retryAfterSec: Math.max(1, Math.ceil((Date.parse(job.leaseUntil) - nowMs) / 1000)) };
+  }
+  if (job.cancelRequested) return { kind: 'cancelled', job: cancelJob(job, now) };
+  if (nowMs - Date.parse(job.createdAt) > settings.jobDeadlineSec * 1000) {
+    const hours = Math.round((settings.jobDeadlineSec / 3600) * 10) / 10;
+    return {
+      kind: 'timed_out',
+      job: failJob(job, { code: 'timeout', message: `The job did not finish within ${hours} h` }, now),
+    };
+  }
+  const step = job.progress.currentStep;
+  return {
+    kind: 'claimed',
+    job: {
+      ...job,
+      status: 'processing',
+      leaseUntil: addSeconds(now, settings.stepLeaseSec),
+      attempts: job.attempts + 1,
+      progress: advanceProgress(job, step, STEP_START_PERCENT[step], STEP_MESSAGES[step]),
+      updatedAt: now,
+    },
+  };
+}
+
+/** What a step returned. */
+export type StepOutcome =
+  | { kind: 'avatar_created'; avatarId: string }
+  | { kind: 'video_requested'; videoId: string }
+  | { kind: 'video_pending'; providerStatus: string; providerPercent?: number }
+  | { kind: 'video_ready'; providerStatus: string }
+  | { kind: 'video_failed'; providerStatus: string; reason: string }
+  | { kind: 'video_stored'; videoPath: string; videoUrl: string; durationSec: number | null };
+
+export interface Transition {
+  job: Job;
+  /** The next task to enqueue, or null when the job is finished. */
+  next: { stepSeq: number; delaySec: number } | null;
+}
+
+/**
+ * Applies a step's outcome: saves what the provider returned in the same write that advances
+ * stepSeq (rule 4), releases the lease, and picks the next task and its delay (rule 1).
+ */
+export function applyOutcome(job: Job, outcome: StepOutcome, now: string, settings: PipelineSettings): Transition {
+  const advance = (patch: Partial<Job>, step: StepName, percent: number, message: string, delaySec: number): Transition => {
+    const stepSeq = job.stepSeq + 1;
+    const next: Job = {
+      ...job,
+      ...patch,
+      status: 'processing',
+      stepSeq,
+      leaseUntil: null,
+      nextRunAt: addSeconds(now, delaySec),
+      updatedAt: now,
+    };
+    next.progress = advanceProgress(next, step, percent, message);
+    return { job: next, next: { stepSeq, delaySec } };
+  };
+
+  switch (outcome.kind) {
+    case 'avatar_created':
+      return advance(
+        { provider: { ...job.provider, avatarId: outcome.avatarId } },
+        'video.create',
+        STEP_START_PERCENT['video.create'],
+        STEP_MESSAGES['video.create'],
+        0,
+      );
+    case 'video_requested': {
+      const delaySec = pollDelaySec(0, settings);
+      return advance(
+        { provider: { ...job.provider, videoId: outcome.videoId, providerStatus: 'queued' } },
+        'video.poll',
+        STEP_START_PERCENT['video.poll'],
+        STEP_MESSAGES['video.poll'],
+        delaySec,
+      );
+    }
+    case 'video_pending': {
+      const polls = job.provider.polls + 1;
+      // Without a percent from the provider, creep towards 85 % so the bar keeps moving.
+      const estimated = outcome.providerPercent !== undefined
+        ? 25 + (outcome.providerPercent / 100) * 60
+        : 85 - 60 * Math.pow(0.85, polls);
+      return advance(
+        { provider: { ...job.provider, polls, providerStatus: outcome.providerStatus } },
+        'video.poll',
+        estimated,
+        `${STEP_MESSAGES['video.poll']} (${outcome.providerStatus}, check ${polls})`,
+        pollDelaySec(polls, settings),
+      );
+    }
+    case 'video_ready':
+      return advance(
+        { provider: { ...job.provider, polls: job.provider.polls + 1, providerStatus: outcome.providerStatus } },
+        'video.store',
+        STEP_START_PERCENT['video.store'],
+        STEP_MESSAGES['video.store'],
+        0,
+      );
+    case 'video_failed':
+      return {
+        job: failJob(
+          { ...job, provider: { ...job.provider, polls: job.provider.polls + 1, providerStatus: outcome.providerStatus } },
+          { code: 'provider_failed', message: `The provider could not make the video: ${outcome.reason}` },
+          now,
+        ),
+        next: null,
+      };
+    case 'video_stored':
+      return {
+        job: {
+          ...job,
+          status: 'completed',
+          stepSeq: job.stepSeq + 1,
+          result: { videoPath: outcome.videoPath, videoUrl: outcome.videoUrl, durationSec: outcome.durationSec },
+          progress: advanceProgress(job, 'done', 100, 'Your video is ready'),
+          leaseUntil: null,
+          nextRunAt: null,
+          updatedAt: now,
+          completedAt: now,
+        },
+        next: null,
+      };
+  }
+}
+
+/** A retryable failure: give the lease back so the retry can claim at once. */
+export function releaseAfterRetryableError(job: Job, stepSeq: number, message: string, now: string): Job | null {
+  if (job.stepSeq !== stepSeq || isTerminal(job.status)) return null;
+  return {
+    ...job,
+    leaseUntil: null,
+    progress: { ...job.progress, message: `Will retry: ${message}` },
+    updatedAt: now,
+  };
+}
+
+/** Rule 5's last clause: is this the queue's last attempt at the task? */
+export function isLastAttempt(retryCount: number, maxAttempts: number): boolean {
+  return maxAttempts > 0 && retryCount + 1 >= maxAttempts;
+}
+
+/** Sets cancelRequested unless the job has already finished. */
+export function requestCancel(job: Job, now: string): Job | null {
+  if (isTerminal(job.status) || job.cancelRequested) return null;
+  return { ...job, cancelRequested: true, progress: { ...job.progress, message: 'Cancelling' }, updatedAt: now };
+}

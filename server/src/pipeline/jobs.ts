@@ -1,0 +1,77 @@
+import type { Logger } from 'pino';
+import { ClientError, RetryableError, describeError } from '../errors';
+import type { Job, JobInput, JobStore } from '../ports/jobStore';
+import type { TaskQueue } from '../ports/taskQueue';
+import { failJob, newJob, requestCancel, taskName } from './decisions';
+import { enqueueStep } from './runner';
+
+export interface JobsDeps {
+  store: JobStore;
+  queue: TaskQueue;
+  providerName: string;
+  logger: Logger;
+  maxActiveJobsPerUser: number;
+  now?: () => Date;
+}
+
+/** Refuses a new job when the owner already has the maximum number running. */
+export async function checkActiveLimit(deps: Pick<JobsDeps, 'store' | 'maxActiveJobsPerUser'>, ownerUid: string): Promise<void> {
+  const active = await deps.store.countActiveByOwner(ownerUid);
+  if (active >= deps.maxActiveJobsPerUser) {
+    throw new ClientError(
+      429,
+      'too_many_active_jobs',
+      `You already have ${active} jobs in progress (the limit is ${deps.maxActiveJobsPerUser}); wait for one to finish or cancel one`,
+      { retryAfterSec: 30 },
+    );
+  }
+}
+
+/**
+ * Stores the job, then creates its first task and waits for it (STYLE rule 7): the caller
+ * answers 202 only when both exist. If the enqueue fails, the job is marked failed (nothing
+ * will ever run it) and a RetryableError tells the client to try again.
+ */
+export async function createJob(deps: JobsDeps, args: { jobId: string; ownerUid: string; input: JobInput }): Promise<Job> {
+  const now = (deps.now?.() ?? new Date()).toISOString();
+  const job = newJob({ ...args, providerName: deps.providerName, now });
+  await deps.store.create(job);
+  try {
+    await enqueueStep(deps, job.jobId, 0, 0);
+  } catch (err) {
+    const { message } = describeError(err);
+    deps.logger.error({ message: 'could not enqueue the first task; job failed', jobId: job.jobId, error: message });
+    await deps.store.update(job.jobId, (current) =>
+      failJob(current, { code: 'queue_unavailable', message: 'The job could not be scheduled; please try again' }, now),
+    );
+    throw new RetryableError('queue_unavailable', 'The job queue is not available; please try again shortly', {
+      cause: err,
+      retryAfterSec: 5,
+    });
+  }
+  deps.logger.info({ message: 'job created', jobId: job.jobId, ownerUid: job.ownerUid });
+  return job;
+}
+
+/**
+ * Rule 7: marks the job for cancelling and sends an immediate task so the worker notices now
+ * instead of at the next scheduled poll. The worker deletes the pending task and sets
+ * `cancelled`.
+ */
+export async function cancelJobRequest(deps: JobsDeps, job: Job): Promise<Job> {
+  const now = (deps.now?.() ?? new Date()).toISOString();
+  const result = await deps.store.update(job.jobId, (current) => requestCancel(current, now));
+  const current = result.job ?? job;
+  if (!result.changed) {
+    if (current.cancelRequested && current.status !== 'cancelled' && current.status !== 'completed' && current.status !== 'failed') {
+      return current; // already requested: asking twice is fine
+    }
+    throw new ClientError(409, 'job_finished', `The job is already ${current.status}`);
+  }
+  await deps.queue.enqueue(
+    { jobId: current.jobId, stepSeq: current.stepSeq },
+    { name: taskName(current.jobId, current.stepSeq, 'cancel') },
+  );
+  deps.logger.info({ message: 'cancel requested', jobId: job.jobId });
+  return current;
+}

@@ -1,0 +1,267 @@
+import type { Logger } from 'pino';
+import { AppError, PermanentError, RetryableError, describeError } from '../errors';
+import type { AvatarProvider } from '../ports/avatarProvider';
+import type { BlobStore } from '../ports/blobStore';
+import type { Job, JobStore } from '../ports/jobStore';
+import { isTerminal } from '../ports/jobStore';
+import type { StepTask, TaskQueue } from '../ports/taskQueue';
+import {
+  applyOutcome,
+  decideClaim,
+  failJob,
+  idempotencyKey,
+  isLastAttempt,
+  releaseAfterRetryableError,
+  taskName,
+  type PipelineSettings,
+  type StepOutcome,
+} from './decisions';
+
+export interface PipelineDeps {
+  store: JobStore;
+  queue: TaskQueue;
+  blobs: BlobStore;
+  provider: AvatarProvider;
+  settings: PipelineSettings;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/** Facts about this delivery, from the X-CloudTasks-* headers. */
+export interface Delivery {
+  /** X-CloudTasks-TaskRetryCount: how many times this task was dispatched before. */
+  retryCount: number;
+  taskName?: string;
+}
+
+export type AdvanceResult =
+  | 'advanced'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'timed_out'
+  | 'stale'
+  | 'finished'
+  | 'not_found'
+  | 'ahead';
+
+/** Where the finished video of a job is kept in our BlobStore. */
+export function videoKey(jobId: string): string {
+  return `videos/${jobId}.mp4`;
+}
+
+/** The API path that serves a finished video. */
+export function videoPath(jobId: string): string {
+  return `/jobs/${encodeURIComponent(jobId)}/video`;
+}
+
+/**
+ * One worker request: claim the job for this task's step, do that one step, commit what it
+ * returned and enqueue the next step. Never waits for the provider (rule 1): a video that is
+ * not ready yet is a new task scheduled for later.
+ *
+ * Throws RetryableError when the delivery should be retried (the route answers 503/429).
+ */
+export async function advanceJob(deps: PipelineDeps, task: StepTask, delivery: Delivery): Promise<AdvanceResult> {
+  const now = (): string => (deps.now?.() ?? new Date()).toISOString();
+  const log = deps.logger.child({ jobId: task.jobId, stepSeq: task.stepSeq });
+
+  // 1. Claim: compare stepSeq and lease and take the lease in one atomic write (rule 3).
+  let decision: ReturnType<typeof decideClaim> | undefined;
+  const claim = await deps.store.update(task.jobId, (job) => {
+    decision = decideClaim(job, task.stepSeq, now(), deps.settings);
+    return ['claimed', 'cancelled', 'timed_out'].includes(decision.kind) ? decision.job : null;
+  });
+  if (!claim.job || !decision) {
+    log.warn({ message: 'task for an unknown job ignored' });
+    return 'not_found';
+  }
+  switch (decision.kind) {
+    case 'finished':
+    case 'ahead':
+      return decision.kind;
+    case 'stale':
+      // A duplicate or an old delivery. If the previous worker committed but its enqueue of
+      // the next task failed, that task is re-created here: deterministic names make it safe.
+      await ensureNextTask(deps, claim.job, task.stepSeq, log);
+      if (claim.job.cancelRequested) {
+        // A cancel raced with a commit: bring the cancel to the job's current step now rather
+        // than at its next scheduled poll.
+        await deps.queue.enqueue(
+          { jobId: task.jobId, stepSeq: claim.job.stepSeq },
+          { name: taskName(task.jobId, claim.job.stepSeq, 'cancel') },
+        );
+      }
+      return 'stale';
+    case 'leased':
+      // Another delivery of this very task is running (or crashed holding the lease): ask the
+      // queue to come back after the lease. Not counted as the step failing.
+      throw new RetryableError('step_in_progress', 'Another worker is running this step', {
+        retryAfterSec: decision.retryAfterSec,
+      });
+    case 'cancelled': {
+      // Rule 7: remove the step's pending task (unless this delivery is that task).
+      const pending = taskName(task.jobId, task.stepSeq);
+      if (!delivery.taskName?.endsWith(`/${pending}`) && delivery.taskName !== pending) await deleteQuietly(deps, pending, log);
+      log.info({ message: 'job cancelled' });
+      return 'cancelled';
+    }
+    case 'timed_out':
+      log.warn({ message: 'job passed its deadline', error: claim.job.error });
+      return 'timed_out';
+    case 'claimed':
+      break;
+  }
+  const job = claim.job;
+
+  // 2. Do the step.
+  let outcome: StepOutcome;
+  try {
+    outcome = await runStep(deps, job);
+  } catch (err) {
+    return handleStepError(deps, job, task, delivery, err, log);
+  }
+
+  // 3. Commit what the step returned, only if the job is still ours at this step.
+  let transition: ReturnType<typeof applyOutcome> | undefined;
+  const committed = await deps.store.update(task.jobId, (current) => {
+    if (current.stepSeq !== task.stepSeq || isTerminal(current.status)) return null;
+    transition = applyOutcome(current, outcome, now(), deps.settings);
+    return transition.job;
+  });
+  if (!committed.changed || !transition) {
+    log.warn({ message: 'job moved on while the step ran; result dropped', outcome: outcome.kind });
+    return 'stale';
+  }
+  log.info({
+    message: `step ${job.progress.currentStep} done`,
+    outcome: outcome.kind,
+    status: transition.job.status,
+    percent: transition.job.progress.percent,
+  });
+
+  // 4. Enqueue the next step. Awaited: if it fails, the queue retries this task, which finds
+  // the job advanced and re-creates the missing task (see 'stale' above).
+  if (transition.next) {
+    await enqueueStep(deps, task.jobId, transition.next.stepSeq, transition.next.delaySec);
+    return 'advanced';
+  }
+  return transition.job.status === 'completed' ? 'completed' : 'failed';
+}
+
+async function runStep(deps: PipelineDeps, job: Job): Promise<StepOutcome> {
+  const { provider } = deps;
+  switch (job.progress.currentStep) {
+    case 'avatar.create': {
+      const { avatarId } = await provider.createAvatar(
+        { key: job.input.imagePath, contentType: job.input.imageType },
+        idempotencyKey(job.jobId, 'avatar'),
+      );
+      return { kind: 'avatar_created', avatarId };
+    }
+    case 'video.create': {
+      if (!job.provider.avatarId) throw new PermanentError('internal', 'No avatar id at the video step');
+      const { videoId } = await provider.createVideo(
+        job.provider.avatarId,
+        { key: job.input.audioPath, contentType: job.input.audioType },
+        idempotencyKey(job.jobId, 'video'),
+      );
+      return { kind: 'video_requested', videoId };
+    }
+    case 'video.poll': {
+      if (!job.provider.videoId) throw new PermanentError('internal', 'No video id at the poll step');
+      const video = await provider.getVideo(job.provider.videoId);
+      switch (video.state) {
+        case 'queued':
+          return { kind: 'video_pending', providerStatus: video.providerStatus };
+        case 'running':
+          return { kind: 'video_pending', providerStatus: video.providerStatus, providerPercent: video.percent };
+        case 'done':
+          return { kind: 'video_ready', providerStatus: video.providerStatus };
+        case 'failed':
+          return { kind: 'video_failed', providerStatus: video.providerStatus, reason: video.reason };
+      }
+      break;
+    }
+    case 'video.store': {
+      // Rule 9: copy the result into our own store; providers delete their files after days.
+      // The URL is asked for again here because provider URLs may be signed and short-lived.
+      if (!job.provider.videoId) throw new PermanentError('internal', 'No video id at the store step');
+      const video = await provider.getVideo(job.provider.videoId);
+      if (video.state !== 'done') throw new RetryableError('video_not_ready', `Video is ${video.providerStatus}`);
+      const stream = await provider.openVideo(video.url);
+      await deps.blobs.putStream(videoKey(job.jobId), stream, { contentType: 'video/mp4' });
+      return {
+        kind: 'video_stored',
+        videoPath: videoKey(job.jobId),
+        videoUrl: videoPath(job.jobId),
+        durationSec: video.durationSec ?? null,
+      };
+    }
+    case 'done':
+      break;
+  }
+  throw new PermanentError('internal', `Nothing to do at step ${job.progress.currentStep}`);
+}
+
+async function handleStepError(
+  deps: PipelineDeps,
+  job: Job,
+  task: StepTask,
+  delivery: Delivery,
+  err: unknown,
+  log: Logger,
+): Promise<AdvanceResult> {
+  const now = (deps.now?.() ?? new Date()).toISOString();
+  const { code, message } = describeError(err);
+  const retryable = err instanceof RetryableError || !(err instanceof AppError);
+  const last = isLastAttempt(delivery.retryCount, deps.settings.maxAttempts);
+  log.warn({
+    message: `step ${job.progress.currentStep} failed`,
+    error: { code, message, detail: err instanceof AppError ? err.detail : undefined },
+    retryable,
+    retryCount: delivery.retryCount,
+    lastAttempt: last,
+  });
+
+  if (retryable && !last) {
+    await deps.store.update(task.jobId, (current) => releaseAfterRetryableError(current, task.stepSeq, message, now));
+    throw err instanceof RetryableError ? err : new RetryableError(code, message, { cause: err });
+  }
+  // Permanent, or the queue's last attempt: the task must not vanish leaving the job stuck.
+  const error = retryable ? { code, message: `Gave up after ${delivery.retryCount + 1} attempts: ${message}` } : { code, message };
+  await deps.store.update(task.jobId, (current) =>
+    current.stepSeq === task.stepSeq && !isTerminal(current.status) ? failJob(current, error, now) : null,
+  );
+  return 'failed';
+}
+
+/** Creates the task for `stepSeq`; an existing task of that name counts as success (rule 2). */
+export async function enqueueStep(deps: Pick<PipelineDeps, 'queue' | 'now'>, jobId: string, stepSeq: number, delaySec: number): Promise<void> {
+  const nowMs = (deps.now?.() ?? new Date()).getTime();
+  await deps.queue.enqueue(
+    { jobId, stepSeq },
+    { name: taskName(jobId, stepSeq), scheduleTime: delaySec > 0 ? new Date(nowMs + delaySec * 1000) : undefined },
+  );
+}
+
+async function ensureNextTask(deps: PipelineDeps, job: Job, deliveredSeq: number, log: Logger): Promise<void> {
+  if (isTerminal(job.status) || job.stepSeq !== deliveredSeq + 1) return;
+  if (job.leaseUntil && Date.parse(job.leaseUntil) > (deps.now?.() ?? new Date()).getTime()) return;
+  const nowMs = (deps.now?.() ?? new Date()).getTime();
+  const delaySec = job.nextRunAt ? Math.max(0, (Date.parse(job.nextRunAt) - nowMs) / 1000) : 0;
+  await deps.queue.enqueue(
+    { jobId: job.jobId, stepSeq: job.stepSeq },
+    { name: taskName(job.jobId, job.stepSeq), scheduleTime: delaySec > 0 ? new Date(nowMs + delaySec * 1000) : undefined },
+  ).then(
+    (r) => r.created && log.warn({ message: 're-created a next task that was missing', nextStepSeq: job.stepSeq }),
+  );
+}
+
+async function deleteQuietly(deps: PipelineDeps, name: string, log: Logger): Promise<void> {
+  try {
+    await deps.queue.delete(name);
+  } catch (err) {
+    log.warn({ message: 'could not delete a pending task', task: name, error: describeError(err) });
+  }
+}

@@ -1,0 +1,196 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { CloudTasksQueue, ensureQueue } from './adapters/cloudTasksQueue';
+import { LocalBlobStore } from './adapters/localBlobStore';
+import { SqliteJobStore } from './adapters/sqliteJobStore';
+import type { AppConfig } from './config';
+import { createApp, type AppDeps } from './http/app';
+import type { Authenticate, AuthenticateWorker } from './http/auth';
+import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudTasksEmulator';
+import { LocalRenderProvider } from './local/localRenderProvider';
+import type { JobsDeps } from './pipeline/jobs';
+import type { PipelineDeps } from './pipeline/runner';
+import type { AvatarProvider } from './ports/avatarProvider';
+import type { BlobStore } from './ports/blobStore';
+import type { JobStore } from './ports/jobStore';
+
+/** A running service: its URL and how to stop it. */
+export interface RunningService {
+  url: string;
+  port: number;
+  server: http.Server;
+  store: JobStore;
+  blobs: BlobStore;
+  provider: AvatarProvider;
+  queue: CloudTasksQueue;
+  emulator?: CloudTasksEmulator;
+  /** Stop accepting, let in-flight requests finish (up to the grace period), close everything. */
+  close(): Promise<void>;
+}
+
+/** Options tests use to swap a piece or observe the stack. */
+export interface ServiceOverrides {
+  provider?: AvatarProvider;
+  authenticate?: Authenticate;
+  authenticateWorker?: AuthenticateWorker;
+  heartbeatMs?: number;
+  /** Lowest dispatch deadline the embedded emulator accepts (tests use short ones). */
+  emulatorMinDispatchDeadlineMs?: number;
+}
+
+async function buildJobStore(config: AppConfig): Promise<JobStore> {
+  if (config.jobStore.kind === 'sqlite') return new SqliteJobStore({ file: config.jobStore.file });
+  // Loaded only in the cloud: firebase-admin is large and slow to import.
+  const { FirestoreJobStore } = await import('./adapters/firestoreJobStore');
+  const { initializeApp, getApps } = await import('firebase-admin/app');
+  const { getFirestore } = await import('firebase-admin/firestore');
+  const app = getApps()[0] ?? initializeApp({ projectId: config.projectId });
+  return new FirestoreJobStore({ firestore: getFirestore(app), collection: config.jobStore.collection });
+}
+
+async function buildBlobStore(config: AppConfig, logger: Logger): Promise<BlobStore> {
+  if (config.blobStore.kind === 'local') return new LocalBlobStore({ rootDir: config.blobStore.rootDir });
+  const { GcsBlobStore } = await import('./adapters/gcsBlobStore');
+  return new GcsBlobStore({ bucket: config.blobStore.bucket, signedUrlTtlSec: config.signedUrlTtlSec, logger });
+}
+
+async function buildProvider(config: AppConfig, blobs: BlobStore, logger: Logger): Promise<AvatarProvider> {
+  if (config.provider.kind === 'local') {
+    return new LocalRenderProvider({ blobs, workDir: config.provider.workDir, latencyMs: config.provider.latencyMs, logger });
+  }
+  const { VisionStoryProvider } = await import('./adapters/visionStoryProvider');
+  return new VisionStoryProvider({
+    apiKey: config.provider.apiKey,
+    baseUrl: config.provider.baseUrl,
+    timeoutMs: config.provider.timeoutMs,
+    signedUrlTtlSec: config.signedUrlTtlSec,
+    blobs,
+    logger,
+  });
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/**
+ * The composition root's work: config → adapters → app → listening server. The HTTP server
+ * listens first so the local stack knows the worker URL (PORT may be 0) before it makes the
+ * queue; requests are attached once the app exists.
+ */
+export async function startService(config: AppConfig, logger: Logger, overrides: ServiceOverrides = {}): Promise<RunningService> {
+  const server = http.createServer();
+  // Upload bodies can take a while on slow phones; SSE streams stay open for the job's life.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  const port = await listen(server, config.port, config.host);
+  const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${localHost === '::1' ? '[::1]' : localHost}:${port}`;
+
+  const store = await buildJobStore(config);
+  const blobs = await buildBlobStore(config, logger);
+  const provider = overrides.provider ?? (await buildProvider(config, blobs, logger));
+
+  let emulator: CloudTasksEmulator | undefined;
+  const tasks = config.tasks;
+  let clientOptions: ConstructorParameters<typeof CloudTasksQueue>[0]['clientOptions'];
+  if (tasks.kind === 'embedded') {
+    emulator = await startCloudTasksEmulator({
+      port: tasks.emulatorPort,
+      dbPath: tasks.emulatorDbFile,
+      logger: logger.child({ component: 'tasks-emulator' }),
+      minDispatchDeadlineMs: overrides.emulatorMinDispatchDeadlineMs,
+    });
+    clientOptions = emulator.endpoint;
+  } else if (tasks.kind === 'emulator') {
+    const grpc = await import('@grpc/grpc-js');
+    const [host, portText] = (tasks.emulatorHost as string).split(':');
+    clientOptions = { apiEndpoint: host, port: Number(portText), sslCreds: grpc.credentials.createInsecure() };
+  }
+  const workerUrl = tasks.workerUrl ?? `${url}/worker/process-avatar`;
+  const queue = new CloudTasksQueue({
+    project: tasks.project,
+    location: tasks.location,
+    queue: tasks.queue,
+    workerUrl,
+    serviceAccountEmail: tasks.serviceAccount,
+    audience: tasks.audience,
+    dispatchDeadlineSec: tasks.dispatchDeadlineSec,
+    clientOptions,
+    logger,
+  });
+  if (tasks.kind !== 'cloud') {
+    // Locally the queue is ours to make; in the cloud setup-cloud-tasks.sh makes it.
+    await ensureQueue(queue, {
+      retryConfig: {
+        maxAttempts: tasks.retry.maxAttempts,
+        minBackoff: toDuration(tasks.retry.minBackoffSec),
+        maxBackoff: toDuration(tasks.retry.maxBackoffSec),
+        maxDoublings: tasks.retry.maxDoublings,
+      },
+      rateLimits: {
+        maxDispatchesPerSecond: tasks.rate.maxDispatchesPerSecond,
+        maxConcurrentDispatches: tasks.rate.maxConcurrentDispatches,
+      },
+    });
+  }
+
+  const pipeline: PipelineDeps = { store, queue, blobs, provider, settings: config.pipeline, logger };
+  const jobs: JobsDeps = {
+    store,
+    queue,
+    providerName: provider.name,
+    logger,
+    maxActiveJobsPerUser: config.limits.maxActiveJobsPerUser,
+  };
+  const appDeps: AppDeps = {
+    role: config.role,
+    store,
+    queue,
+    blobs,
+    pipeline,
+    jobs,
+    logger,
+    limits: config.limits,
+    signedUrlTtlSec: config.signedUrlTtlSec,
+    authenticate: overrides.authenticate,
+    authenticateWorker: overrides.authenticateWorker,
+    allowUserIdField: config.auth.kind === 'local',
+    publicUrl: config.publicUrl,
+    projectId: config.projectId,
+    heartbeatMs: overrides.heartbeatMs,
+  };
+  server.on('request', createApp(appDeps));
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      // Stop accepting; idle keep-alive sockets go now, busy ones when their request ends.
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+      await Promise.race([drained, grace]);
+      server.closeAllConnections();
+      await emulator?.close();
+      await queue.close().catch(() => undefined);
+      await provider.close?.();
+      await store.close();
+    })();
+    return closing;
+  };
+
+  return { url, port, server, store, blobs, provider, queue, emulator, close };
+}
+
+function toDuration(sec: number): { seconds: number; nanos: number } {
+  const seconds = Math.floor(sec);
+  return { seconds, nanos: Math.round((sec - seconds) * 1e9) };
+}
