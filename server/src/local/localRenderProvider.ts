@@ -9,23 +9,7 @@ import type { BlobStore } from '../ports/blobStore';
 import type { AvatarProvider, MediaRef, VideoState } from '../ports/avatarProvider';
 import { FfmpegError, probeMedia, runFfmpeg } from './ffmpeg';
 
-/**
- * The AvatarProvider of the local stack: no AI, no network. The "avatar" is the photo itself,
- * normalised; the "video" is that photo held still for the length of the audio, rendered by
- * ffmpeg into a real H.264 + AAC MP4. It behaves like VisionStory where the pipeline can tell:
- * ids come back at once, the video is made in the background, getVideo answers with
- * VisionStory's status words, and the same idempotency key never makes a second avatar or
- * video.
- *
- * Everything lives under `workDir`:
- * - `avatars/<avatarId>.jpg`: the normalised photo;
- * - `videos/<videoId>.json`: the render's state, so a new instance on the same directory (a
- *   restarted process) answers getVideo the same and restarts renders that were cut off;
- * - `videos/<videoId>.mp4`: the finished video.
- *
- * One provider instance per workDir at a time: a second live instance would restart the first
- * one's running renders.
- */
+/** Options of {@link LocalRenderProvider}. */
 export interface LocalRenderProviderOptions {
   blobs: BlobStore;
   workDir: string;
@@ -76,6 +60,23 @@ function ffmpegReason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * The AvatarProvider of the local stack: no AI, no network. The "avatar" is the photo itself,
+ * normalised; the "video" is that photo held still for the length of the audio, rendered by
+ * ffmpeg into a real H.264 + AAC MP4. It behaves like VisionStory where the pipeline can tell:
+ * ids come back at once, the video is made in the background, getVideo answers with
+ * VisionStory's status words, and the same idempotency key never makes a second avatar or
+ * video.
+ *
+ * Everything lives under `workDir`:
+ * - `avatars/<avatarId>.jpg`: the normalised photo;
+ * - `videos/<videoId>.json`: the render's state, so a new instance on the same directory (a
+ *   restarted process) answers getVideo the same and restarts renders that were cut off;
+ * - `videos/<videoId>.mp4`: the finished video.
+ *
+ * One provider instance per workDir at a time: a second live instance would restart the first
+ * one's running renders.
+ */
 export class LocalRenderProvider implements AvatarProvider {
   readonly name = 'local-render';
 

@@ -168,6 +168,22 @@ describe('rendering a video', () => {
   });
 });
 
+describe('limiting concurrent renders', () => {
+  test('with one render slot, a second video waits queued while the first renders', async () => {
+    const workDir = path.join(root, 'one-slot');
+    const provider = newProvider({ workDir });
+    const long = await put(await makeTestAudio(media, { format: 'wav', seconds: 40, name: 'slot-long' }), 'audio/wav');
+    const { avatarId } = await provider.createAvatar(photo, 'a');
+    const first = await provider.createVideo(avatarId, long, 'v1');
+    const second = await provider.createVideo(avatarId, tone, 'v2');
+    await until(async () => (await readRecord(workDir, first.videoId)).state !== 'queued');
+    expect(await provider.getVideo(second.videoId)).toMatchObject({ state: 'queued', providerStatus: 'queued' });
+    const { final } = await waitForVideo(provider, second.videoId);
+    expect(final.state).toBe('done');
+    expect((await readRecord(workDir, first.videoId)).state).toBe('done');
+  });
+});
+
 describe('artificial latency', () => {
   test('a finished render reads as creating until latencyMs have passed, then as created', async () => {
     const workDir = path.join(root, 'latency');
