@@ -1,0 +1,24 @@
+import 'package:flutter/material.dart';
+import 'package:provider/provider.dart';
+
+import 'routing/routes.dart';
+import 'ui/auth/view_models/sign_in_view_model.dart';
+import 'ui/auth/widgets/auth_gate.dart';
+
+/// The app: every page waits behind the sign-in.
+class AvatarJobsApp extends StatelessWidget {
+  const AvatarJobsApp({super.key});
+
+  @override
+  Widget build(BuildContext context) {
+    return MaterialApp(
+      title: 'Avatar videos',
+      theme: ThemeData(colorSchemeSeed: Colors.indigo, useMaterial3: true),
+      onGenerateRoute: onGenerateRoute,
+      builder: (context, child) => AuthGate(
+        viewModel: context.read<SignInViewModel>(),
+        child: child ?? const SizedBox.shrink(),
+      ),
+    );
+  }
+}

@@ -1,0 +1,30 @@
+import 'package:cloud_firestore/cloud_firestore.dart';
+import 'package:firebase_auth/firebase_auth.dart';
+import 'package:firebase_core/firebase_core.dart';
+import 'package:flutter/material.dart';
+import 'package:provider/provider.dart';
+
+import 'app.dart';
+import 'config/app_config.dart';
+import 'config/dependencies.dart';
+import 'firebase_options.dart';
+
+Future<void> main() async {
+  WidgetsFlutterBinding.ensureInitialized();
+  final config = AppConfig.fromEnvironment();
+  final options = DefaultFirebaseOptions.currentPlatform;
+  if (options.projectId.startsWith('demo-') && !config.useEmulators) {
+    // The committed firebase_options.dart is a placeholder for the emulators only.
+    throw StateError(
+      'lib/firebase_options.dart is the placeholder: run `flutterfire configure`, or start with '
+      '--dart-define=USE_FIREBASE_EMULATORS=true (see README.md).',
+    );
+  }
+  await Firebase.initializeApp(options: options);
+  if (config.useEmulators) {
+    // Must run before the first Auth or Firestore call, or the SDKs stay on production.
+    await FirebaseAuth.instance.useAuthEmulator(config.emulatorHost, config.authEmulatorPort);
+    FirebaseFirestore.instance.useFirestoreEmulator(config.emulatorHost, config.firestoreEmulatorPort);
+  }
+  runApp(MultiProvider(providers: providersFor(config), child: const AvatarJobsApp()));
+}
