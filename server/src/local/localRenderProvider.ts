@@ -174,7 +174,9 @@ export class LocalRenderProvider implements AvatarProvider {
       case 'queued':
         return { state: 'queued', providerStatus: 'queued' };
       case 'running':
-        return { state: 'running', providerStatus: 'creating', percent: this.heldPercent(age) };
+        return this.latencyMs > 0
+          ? { state: 'running', providerStatus: 'creating', percent: this.heldPercent(age) }
+          : { state: 'running', providerStatus: 'creating' };
       case 'done':
         if (held) return { state: 'running', providerStatus: 'creating', percent: this.heldPercent(age) };
         return { state: 'done', providerStatus: 'created', url: `${URL_SCHEME}${videoId}`, durationSec: record.durationSec };
@@ -401,7 +403,6 @@ export class LocalRenderProvider implements AvatarProvider {
 
   /** While held by `latencyMs`, a percent that grows with time, so a watcher sees movement. */
   private heldPercent(ageMs: number): number {
-    if (this.latencyMs <= 0) return 50;
     return Math.max(1, Math.min(99, Math.floor((ageMs / this.latencyMs) * 100)));
   }
 
