@@ -19,8 +19,9 @@ import { pipeline } from 'node:stream/promises';
  *   service accounts, the RSA signature are checked as GCS does)
  *
  * Objects live in a temporary directory, so large uploads do not grow the process's memory.
- * Point the client at it with `new Storage({apiEndpoint: baseUrl, ...})`; signed URLs then
- * use the same host, so a test can GET them.
+ * Point the client at it with `new Storage({apiEndpoint: baseUrl, ...})` (or the environment
+ * variable STORAGE_EMULATOR_HOST=baseUrl, read when the client is constructed); signed URLs
+ * then use the same host, so a test can GET them.
  */
 export interface GcsEmulator {
   /** `http://127.0.0.1:<port>`: pass as the Storage client's `apiEndpoint`. */
@@ -596,7 +597,9 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
       throw new HttpError(400, 'invalid', `Unsupported uploadType: ${type}`);
     }
 
-    m = /^\/(?:download\/)?storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(rawPath);
+    // With STORAGE_EMULATOR_HOST set, client v7 sends JSON API calls to `<host>/b/...`
+    // (no /storage/v1 prefix); with `apiEndpoint`, to `<endpoint>/storage/v1/b/...`.
+    m = /^(?:\/download)?(?:\/storage\/v1)?\/b\/([^/]+)\/o\/(.+)$/.exec(rawPath);
     if (m) {
       req.resume();
       const bucket = decodeURIComponent(m[1]!);

@@ -163,6 +163,24 @@ describe('the local GCS server with the official client, beyond what GcsBlobStor
     expect(back.equals(data)).toBe(true);
   });
 
+  test('the client also finds the server through STORAGE_EMULATOR_HOST (JSON API paths without /storage/v1)', async () => {
+    const previous = process.env.STORAGE_EMULATOR_HOST;
+    process.env.STORAGE_EMULATOR_HOST = emulator.baseUrl;
+    let viaEnv: Storage;
+    try {
+      // Read once, in the constructor.
+      viaEnv = new Storage({ projectId: 'test-project', credentials: { client_email: CLIENT_EMAIL, private_key: keys.privateKey } });
+    } finally {
+      if (previous === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+      else process.env.STORAGE_EMULATOR_HOST = previous;
+    }
+    const envStore = new GcsBlobStore({ bucket: BUCKET, storage: viaEnv });
+    await envStore.putStream('env/a.txt', Readable.from([Buffer.from('via env')]), { contentType: 'text/plain' });
+    expect(await envStore.stat('env/a.txt')).toEqual({ bytes: 7, contentType: 'text/plain' });
+    const res = await fetch((await envStore.signedReadUrl('env/a.txt', 60))!);
+    expect(await res.text()).toBe('via env');
+  });
+
   test('a suffix range (the last N bytes) is served', async () => {
     const file = storage.bucket(BUCKET).file('tail.txt');
     await file.save('0123456789', { resumable: false });
