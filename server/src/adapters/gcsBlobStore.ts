@@ -44,8 +44,9 @@ export interface GcsBlobStoreOptions {
  * key file: the client signs through the IAM Credentials `signBlob` API as the service's own
  * service account, which therefore needs `iam.serviceAccounts.signBlob` on itself, e.g.
  * `gcloud iam service-accounts add-iam-policy-binding SA --member=serviceAccount:SA
- * --role=roles/iam.serviceAccountTokenCreator`. Without it `signedReadUrl` fails with a
- * SigningError ("Permission 'iam.serviceAccounts.signBlob' denied").
+ * --role=roles/iam.serviceAccountTokenCreator`, and the IAM Credentials API enabled. Without
+ * it the client's SigningError ("Permission 'iam.serviceAccounts.signBlob' denied") surfaces
+ * as a `RetryableError('storage_unavailable')` carrying that message.
  */
 export class GcsBlobStore implements BlobStore {
   readonly bucketName: string;

@@ -193,13 +193,13 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<Blo
       const baseline = { live: live(), rss: process.memoryUsage().rss };
       const peak = { live: baseline.live, rss: baseline.rss };
       // RSS alone cannot tell buffering from garbage not yet collected (64 KB chunks are
-      // external memory, freed only when V8 decides to collect). So every 50 ms: collect,
+      // external memory, freed only when V8 decides to collect). So every 100 ms: collect,
       // then measure what is still alive. A store that buffered the object would hold 30 MB.
       const sampler = setInterval(() => {
         peak.rss = Math.max(peak.rss, process.memoryUsage().rss);
         gc();
         peak.live = Math.max(peak.live, live());
-      }, 50);
+      }, 100);
       let result;
       try {
         result = await fx.store.putStream('big/video.mp4', source, { contentType: 'video/mp4', maxBytes: 31 * MB });
