@@ -1,0 +1,117 @@
+import 'package:avatar_jobs/domain/models/app_exception.dart';
+import 'package:avatar_jobs/domain/models/avatar_job.dart';
+import 'package:avatar_jobs/domain/models/created_job.dart';
+import 'package:avatar_jobs/domain/models/new_job_request.dart';
+import 'package:avatar_jobs/ui/job/view_models/job_view_model.dart';
+import 'package:avatar_jobs/utils/result.dart';
+import 'package:flutter_test/flutter_test.dart';
+
+import '../../../../testing/fakes/repositories/fake_job_repository.dart';
+import '../../../../testing/fakes/services/fake_media_picker.dart';
+import '../../../../testing/models/job_fixtures.dart';
+
+void main() {
+  late FakeJobRepository repository;
+  late JobViewModel viewModel;
+  const jobId = 'job_1';
+  final now = DateTime.utc(2025, 3, 14, 9, 28, 53);
+
+  Future<void> settle() => Future<void>.delayed(Duration.zero);
+
+  setUp(() {
+    repository = FakeJobRepository();
+    viewModel = JobViewModel(jobId: jobId, repository: repository, now: () => now);
+  });
+
+  tearDown(() => viewModel.dispose());
+
+  test('a stream of snapshots becomes loading, then each state of the job in turn', () async {
+    final states = <String>[];
+    viewModel.addListener(() => states.add(viewModel.job?.status.wireName ?? viewModel.state.runtimeType.toString()));
+    expect(viewModel.state, isA<JobLoading>());
+
+    repository.emitJob(jobId, Result.ok(fixtureJob('queued')));
+    await settle();
+    repository.emitJob(jobId, Result.ok(fixtureJob('processing')));
+    await settle();
+
+    expect(states, ['queued', 'processing']);
+    final job = viewModel.job!;
+    expect(job.progress.stepNumber, 3);
+    expect(viewModel.elapsed, const Duration(minutes: 2));
+  });
+
+  test('when the job completes, the video is looked up once and offered to the page', () async {
+    repository.emitJob(jobId, Result.ok(fixtureJob('completed')));
+    await settle();
+    await settle();
+    repository.emitJob(jobId, Result.ok(fixtureJob('completed')));
+    await settle();
+
+    expect(viewModel.video?.url.host, 'media.test');
+    expect(repository.videoRequests, hasLength(1));
+  });
+
+  test('a missing document and a refused read both show as not found; other errors as failures', () async {
+    repository.emitJob(jobId, const Result.ok(null));
+    await settle();
+    expect(viewModel.state, isA<JobNotFound>());
+
+    repository.emitJob(jobId, const Result.error(AppException(AppException.notFound, 'nope')));
+    await settle();
+    expect(viewModel.state, isA<JobNotFound>());
+
+    repository.emitJob(jobId, const Result.error(AppException('unavailable', 'offline')));
+    await settle();
+    expect(viewModel.state, isA<JobLoadFailed>());
+  });
+
+  test('cancel asks the repository to cancel this job', () async {
+    repository.emitJob(jobId, Result.ok(fixtureJob('processing')));
+    await settle();
+
+    await viewModel.cancel.execute();
+
+    expect(repository.cancelledJobIds, [jobId]);
+    expect(viewModel.cancel.completed, isTrue);
+  });
+
+  test('retry of a failed job resends the same files when the app still has them', () async {
+    final request = NewJobRequest(
+      image: memoryFile('a.jpg', 'image/jpeg'),
+      audio: memoryFile('a.mp3', 'audio/mpeg'),
+      instructorName: 'Ada',
+      instructorBio: 'Bio',
+    );
+    repository.retainedRequests[jobId] = request;
+    repository.createResult = const Result.ok(CreatedJob(jobId: 'job_2'));
+    repository.emitJob(jobId, Result.ok(fixtureJob('failed')));
+    await settle();
+    expect(viewModel.canRetry, isTrue);
+
+    await viewModel.retry.execute();
+
+    expect(repository.createdRequests, [request]);
+    expect((viewModel.retry.result! as Ok<CreatedJob>).value.jobId, 'job_2');
+  });
+
+  test('retry without the files at hand says so instead of uploading nothing', () async {
+    repository.emitJob(jobId, Result.ok(fixtureJob('failed')));
+    await settle();
+
+    await viewModel.retry.execute();
+
+    final error = (viewModel.retry.result! as Err<CreatedJob>).error as AppException;
+    expect(error.code, AppException.retryUnavailable);
+    expect(repository.createdRequests, isEmpty);
+  });
+
+  test('an unknown status is kept and shown, not treated as running or finished', () async {
+    repository.emitJob(jobId, Result.ok(AvatarJob.fromJson({...fixtureJson('processing'), 'status': 'paused'})));
+    await settle();
+
+    expect(viewModel.job!.statusLabel, 'unknown (paused)');
+    expect(viewModel.canRetry, isFalse);
+    expect(viewModel.job!.canCancel, isFalse);
+  });
+}
