@@ -41,7 +41,12 @@ export class LocalBlobStore implements BlobStore {
 
   localPath(key: string): string {
     const normalized = path.posix.normalize(key);
-    if (normalized.startsWith('..') || path.posix.isAbsolute(normalized) || normalized.includes('\0')) {
+    if (
+      normalized.startsWith('..') ||
+      path.posix.isAbsolute(normalized) ||
+      normalized.includes('\0') ||
+      /\.(meta\.json|part)$/.test(normalized) // names the store keeps for itself
+    ) {
       throw new PermanentError('bad_key', `Invalid blob key: ${key}`);
     }
     return path.join(this.rootDir, normalized);
@@ -54,8 +59,9 @@ export class LocalBlobStore implements BlobStore {
     const meter = new MeteredStream(options.maxBytes);
     try {
       await pipeline(stream, meter, createWriteStream(temp));
+      // The sidecar is rewritten on every put, so an overwrite never keeps an old content type.
+      await fs.writeFile(`${target}.meta.json`, JSON.stringify({ contentType: options.contentType ?? null }));
       await fs.rename(temp, target);
-      if (options.contentType) await fs.writeFile(`${target}.meta.json`, JSON.stringify({ contentType: options.contentType }));
     } catch (err) {
       await fs.rm(temp, { force: true });
       throw err;
