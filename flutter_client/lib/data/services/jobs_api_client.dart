@@ -50,7 +50,7 @@ class JobsApiClient {
     });
     return switch (sent) {
       Err<http.Response>(:final error) => Result.error(error),
-      Ok<http.Response>(value: final response) => _decode(response, (json) {
+      Ok<http.Response>(value: final response) => _decode<CreatedJob>(response, (json) {
           final created = CreatedJob.fromJson(json);
           return created == null
               ? Result<CreatedJob>.error(_badResponse(response, 'no jobId in the answer'))
@@ -70,7 +70,7 @@ class JobsApiClient {
     );
     return switch (sent) {
       Err<http.Response>(:final error) => Result.error(error),
-      Ok<http.Response>(value: final response) => _decode(response, (_) => const Result.ok(null)),
+      Ok<http.Response>(value: final response) => _decode<void>(response, (_) => const Result.ok(null)),
     };
   }
 

@@ -19,7 +19,11 @@ void main() {
     opened = [];
   });
 
-  tearDown(() => viewModel.dispose());
+  /// Unmounts the form before disposing its view model, which the form listens to.
+  Future<void> close(WidgetTester tester) async {
+    await tester.pumpWidget(const SizedBox.shrink());
+    viewModel.dispose();
+  }
 
   Future<void> showForm(WidgetTester tester) => tester.pumpWidget(MaterialApp(
         home: CreateJobScreen(viewModel: viewModel, onJobCreated: opened.add),
@@ -37,6 +41,7 @@ void main() {
     expect(find.text('Pick an audio file'), findsOneWidget);
     expect(repository.createdRequests, isEmpty);
     expect(opened, isEmpty);
+    await close(tester);
   });
 
   testWidgets('a photo of the wrong type is refused before any upload', (tester) async {
@@ -47,6 +52,8 @@ void main() {
     await tester.pump();
 
     expect(find.text('Use a JPEG, PNG, WebP or HEIC photo'), findsOneWidget);
+    expect(find.text('scan.gif'), findsOneWidget);
+    await close(tester);
   });
 
   testWidgets('a complete form uploads once and opens the new job', (tester) async {
@@ -69,5 +76,6 @@ void main() {
     expect(repository.createdRequests.single.instructorName, 'Ada Lovelace');
     expect(repository.createdRequests.single.image.name, 'face.jpg');
     expect(opened, ['job_new']);
+    await close(tester);
   });
 }
