@@ -6,6 +6,7 @@ import { LocalBlobStore } from './adapters/localBlobStore';
 import { SqliteJobStore } from './adapters/sqliteJobStore';
 import type { AppConfig } from './config';
 import { createApp, type AppDeps } from './http/app';
+import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
 import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudTasksEmulator';
 import { LocalRenderProvider } from './local/localRenderProvider';
@@ -167,6 +168,7 @@ export async function startService(config: AppConfig, logger: Logger, overrides:
     publicUrl: config.publicUrl,
     projectId: config.projectId,
     heartbeatMs: overrides.heartbeatMs,
+    extraRoutes: [webRoutes({ limits: config.limits })],
   };
   server.on('request', createApp(appDeps));
 
