@@ -6,6 +6,11 @@ import { pipeline } from 'node:stream/promises';
 import { ClientError, PermanentError } from '../errors';
 import type { BlobInfo, BlobStore, PutOptions, PutResult } from '../ports/blobStore';
 
+/** 10485760 → "10 MB"; the way limits are said to people. */
+export function formatBytes(bytes: number): string {
+  return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
+}
+
 /** Counts and hashes bytes as they pass; fails the stream once `maxBytes` is exceeded. */
 export class MeteredStream extends Transform {
   bytes = 0;
@@ -16,7 +21,7 @@ export class MeteredStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      done(new ClientError(413, 'file_too_large', `File is larger than the limit of ${this.maxBytes} bytes`));
+      done(new ClientError(413, 'file_too_large', `The file is larger than the limit of ${formatBytes(this.maxBytes)}`));
       return;
     }
     this.hash.update(chunk);

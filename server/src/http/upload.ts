@@ -183,7 +183,7 @@ export function translateMulterError(err: unknown, limits: UploadLimits): unknow
     case 'LIMIT_UNEXPECTED_FILE':
       return new ClientError(400, 'unexpected_file', `Unexpected file field "${err.field}"; send one "image" and one "audio"`);
     case 'LIMIT_FILE_COUNT':
-      return new ClientError(400, 'too_many_files', 'Send exactly two files: "image" and "audio"');
+      return new ClientError(400, 'unexpected_file', 'Send exactly two files: one "image" and one "audio"');
     case 'LIMIT_FIELD_VALUE':
       return new ClientError(400, 'field_too_long', `The field "${err.field}" is too long`);
     case 'LIMIT_FIELD_COUNT':
