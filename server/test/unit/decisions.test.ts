@@ -1,0 +1,174 @@
+import {
+  applyOutcome,
+  decideClaim,
+  isLastAttempt,
+  newJob,
+  pollDelaySec,
+  releaseAfterRetryableError,
+  requestCancel,
+  taskName,
+  type PipelineSettings,
+} from '../../src/pipeline/decisions';
+import type { Job } from '../../src/ports/jobStore';
+
+const settings: PipelineSettings = {
+  pollScheduleSec: [5, 15, 30, 60],
+  pollMaxIntervalSec: 60,
+  stepLeaseSec: 120,
+  jobDeadlineSec: 24 * 3600,
+  maxAttempts: 3,
+};
+const T0 = '2026-01-01T00:00:00.000Z';
+const at = (sec: number): string => new Date(Date.parse(T0) + sec * 1000).toISOString();
+
+function fresh(): Job {
+  return newJob({
+    jobId: 'job-1',
+    ownerUid: 'u1',
+    providerName: 'test',
+    now: T0,
+    input: { imagePath: 'i', audioPath: 'a', imageType: 'image/jpeg', audioType: 'audio/wav', instructorName: 'K', instructorBio: '' },
+  });
+}
+
+/** Claims the job at `sec` and applies an outcome, as one worker request would. */
+function step(job: Job, sec: number, outcome: Parameters<typeof applyOutcome>[1]) {
+  const claim = decideClaim(job, job.stepSeq, at(sec), settings);
+  if (claim.kind !== 'claimed') throw new Error(`expected a claim, got ${claim.kind}`);
+  return applyOutcome(claim.job, outcome, at(sec + 1), settings);
+}
+
+describe('task names and keys', () => {
+  test('the same job and step always give the same task name, with a hashed prefix', () => {
+    expect(taskName('job-1', 3)).toBe(taskName('job-1', 3));
+    expect(taskName('job-1', 3)).not.toBe(taskName('job-1', 4));
+    expect(taskName('job-1', 3)).toMatch(/^[0-9a-f]{16}-3$/);
+    expect(taskName('job-1', 3).split('-')[0]).not.toBe(taskName('job-2', 3).split('-')[0]);
+    expect(taskName('job-1', 3, 'cancel')).toMatch(/^[0-9a-f]{16}-3-cancel$/);
+  });
+});
+
+describe('claiming a job for a task', () => {
+  test('the task for the current step claims the job and takes a lease', () => {
+    const claim = decideClaim(fresh(), 0, T0, settings);
+    expect(claim.kind).toBe('claimed');
+    expect(claim.job.status).toBe('processing');
+    expect(claim.job.leaseUntil).toBe(at(120));
+    expect(claim.job.attempts).toBe(1);
+  });
+
+  test('a second delivery while the lease is live is told to come back after it', () => {
+    const first = decideClaim(fresh(), 0, T0, settings);
+    const second = decideClaim(first.job, 0, at(10), settings);
+    expect(second).toMatchObject({ kind: 'leased', retryAfterSec: 110 });
+  });
+
+  test('an expired lease (a worker that crashed) can be claimed again', () => {
+    const first = decideClaim(fresh(), 0, T0, settings);
+    expect(decideClaim(first.job, 0, at(121), settings).kind).toBe('claimed');
+  });
+
+  test('an old task is stale, a future one ahead, a finished job finished', () => {
+    const t = step(fresh(), 0, { kind: 'avatar_created', avatarId: 'av' });
+    expect(decideClaim(t.job, 0, at(5), settings).kind).toBe('stale');
+    expect(decideClaim(t.job, 5, at(5), settings).kind).toBe('ahead');
+    expect(decideClaim({ ...t.job, status: 'completed' }, 1, at(5), settings).kind).toBe('finished');
+  });
+
+  test('a job past its deadline fails with code timeout', () => {
+    const claim = decideClaim(fresh(), 0, at(24 * 3600 + 1), settings);
+    expect(claim.kind).toBe('timed_out');
+    expect(claim.job.status).toBe('failed');
+    expect(claim.job.error).toEqual({ code: 'timeout', message: expect.stringContaining('24 h') });
+    expect(claim.job.completedAt).toBe(at(24 * 3600 + 1));
+  });
+
+  test('a job with cancelRequested is cancelled by the next delivery instead of running', () => {
+    const requested = requestCancel(fresh(), at(1))!;
+    const claim = decideClaim(requested, 0, at(2), settings);
+    expect(claim.kind).toBe('cancelled');
+    expect(claim.job.status).toBe('cancelled');
+  });
+
+  test('cancelling a finished job changes nothing', () => {
+    expect(requestCancel({ ...fresh(), status: 'completed' }, T0)).toBeNull();
+  });
+});
+
+describe('the pipeline path', () => {
+  test('avatar → video → polls → store → completed, each step saving the provider ids and scheduling the next', () => {
+    let t = step(fresh(), 0, { kind: 'avatar_created', avatarId: 'av-1' });
+    expect(t.job.provider.avatarId).toBe('av-1');
+    expect(t.job.progress.currentStep).toBe('video.create');
+    expect(t.next).toEqual({ stepSeq: 1, delaySec: 0 });
+    expect(t.job.leaseUntil).toBeNull();
+
+    t = step(t.job, 2, { kind: 'video_requested', videoId: 'vid-1' });
+    expect(t.job.provider.videoId).toBe('vid-1');
+    expect(t.job.progress.currentStep).toBe('video.poll');
+    expect(t.next).toEqual({ stepSeq: 2, delaySec: 5 });
+    expect(t.job.nextRunAt).toBe(at(3 + 5));
+
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      t = step(t.job, 10 + i * 100, { kind: 'video_pending', providerStatus: 'creating' });
+      delays.push(t.next!.delaySec);
+    }
+    expect(delays).toEqual([15, 30, 60, 60, 60, 60]);
+    expect(t.job.provider.polls).toBe(6);
+
+    t = step(t.job, 1000, { kind: 'video_ready', providerStatus: 'created' });
+    expect(t.job.progress.currentStep).toBe('video.store');
+    expect(t.next).toEqual({ stepSeq: t.job.stepSeq, delaySec: 0 });
+
+    t = step(t.job, 1001, { kind: 'video_stored', videoPath: 'videos/job-1.mp4', videoUrl: '/jobs/job-1/video', durationSec: 3 });
+    expect(t.next).toBeNull();
+    expect(t.job.status).toBe('completed');
+    expect(t.job.result).toEqual({ videoPath: 'videos/job-1.mp4', videoUrl: '/jobs/job-1/video', durationSec: 3 });
+    expect(t.job.progress).toMatchObject({ currentStep: 'done', percent: 100, stepNumber: 4, totalSteps: 4 });
+    expect(t.job.completedAt).toBe(at(1002));
+  });
+
+  test('progress never goes backwards, whatever the provider reports', () => {
+    let t = step(fresh(), 0, { kind: 'avatar_created', avatarId: 'a' });
+    t = step(t.job, 1, { kind: 'video_requested', videoId: 'v' });
+    const seen: number[] = [t.job.progress.percent];
+    for (const p of [80, 10, 50, 0, 99]) {
+      t = step(t.job, 100 + seen.length * 100, { kind: 'video_pending', providerStatus: 'creating', providerPercent: p });
+      seen.push(t.job.progress.percent);
+    }
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(Math.max(...seen)).toBeLessThan(90); // the store step still has room to move
+  });
+
+  test('a video the provider failed fails the job with its reason', () => {
+    let t = step(fresh(), 0, { kind: 'avatar_created', avatarId: 'a' });
+    t = step(t.job, 1, { kind: 'video_requested', videoId: 'v' });
+    t = step(t.job, 10, { kind: 'video_failed', providerStatus: 'failed', reason: 'face not found' });
+    expect(t.next).toBeNull();
+    expect(t.job.status).toBe('failed');
+    expect(t.job.error).toEqual({ code: 'provider_failed', message: expect.stringContaining('face not found') });
+  });
+});
+
+describe('retries', () => {
+  test('the last attempt is recognised from the retry count (maxAttempts counts the first try)', () => {
+    expect(isLastAttempt(0, 3)).toBe(false);
+    expect(isLastAttempt(1, 3)).toBe(false);
+    expect(isLastAttempt(2, 3)).toBe(true);
+    expect(isLastAttempt(50, -1)).toBe(false);
+  });
+
+  test('a retryable error gives the lease back so the retry can claim at once', () => {
+    const claimed = decideClaim(fresh(), 0, T0, settings).job;
+    const released = releaseAfterRetryableError(claimed, 0, 'provider busy', at(1))!;
+    expect(released.leaseUntil).toBeNull();
+    expect(decideClaim(released, 0, at(2), settings).kind).toBe('claimed');
+    expect(releaseAfterRetryableError(claimed, 5, 'x', at(1))).toBeNull();
+  });
+
+  test('poll delays follow the schedule, then the max interval', () => {
+    expect([0, 1, 2, 3, 4, 100].map((n) => pollDelaySec(n, settings))).toEqual([5, 15, 30, 60, 60, 60]);
+    expect(pollDelaySec(9, { pollScheduleSec: [1], pollMaxIntervalSec: 120 })).toBe(120);
+  });
+});
