@@ -1,0 +1,165 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
+import { makeTestAudio, makeTestImage, probe } from '../support/media';
+import { getJob, listFiles, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
+
+// A dress rehearsal of production's provider path: PROVIDER=visionstory against the local
+// VisionStory simulator, which speaks the provider's HTTP shapes and can inject failures.
+
+const API_KEY = 'test-key-not-secret';
+let media: string;
+let image: string;
+let audio: string;
+let sim: VisionStorySimulator;
+let stack: TestStack;
+
+beforeAll(async () => {
+  media = await mkdtemp(path.join(os.tmpdir(), 'vs-e2e-'));
+  image = await makeTestImage(media, { format: 'png', name: 'face' });
+  audio = await makeTestAudio(media, { format: 'mp3', seconds: 2, name: 'voice' });
+  sim = await startVisionStorySimulator({ apiKey: API_KEY, latencyMs: 400 });
+  stack = await startTestStack({
+    env: {
+      PROVIDER: 'visionstory',
+      VISIONSTORY_API_KEY: API_KEY,
+      VISIONSTORY_API_BASE: sim.baseUrl,
+      VISIONSTORY_TIMEOUT: '5',
+      TASK_MAX_ATTEMPTS: '3',
+      MAX_ACTIVE_JOBS_PER_USER: '50',
+    },
+  });
+});
+
+afterAll(async () => {
+  await stack.close();
+  await sim.close();
+  await rm(media, { recursive: true, force: true });
+});
+
+describe('with the VisionStory provider (simulated)', () => {
+  test('a job completes and the provider video is copied into our own store', async () => {
+    const before = { ...sim.calls };
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Ada' });
+    expect(res.status).toBe(202);
+    const job = await waitForJob(stack.baseUrl, res.body.jobId);
+    expect(job.status).toBe('completed');
+    expect(job.provider.name).toBe('visionstory');
+    expect(sim.calls.createVideo - before.createVideo).toBe(1);
+    expect(sim.calls.downloadVideo - before.downloadVideo).toBe(1);
+    // The provider's copy can expire now: ours is kept.
+    sim.expireVideo(job.provider.videoId!);
+    const video = await fetch(`${stack.baseUrl}/jobs/${job.jobId}/video`);
+    expect(video.status).toBe(200);
+    const file = path.join(media, 'vs.mp4');
+    await writeFile(file, Buffer.from(await video.arrayBuffer()));
+    const info = await probe(file);
+    expect(info.streams.map((s) => s.codecName).sort()).toEqual(['aac', 'h264']);
+  });
+
+  test('a passing provider outage (503) is retried by the queue and the job still completes', async () => {
+    const before = sim.calls.createAvatar;
+    sim.inject({ nextStatusCodes: [503] });
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Retry' });
+    const job = await waitForJob(stack.baseUrl, res.body.jobId);
+    expect(job.status).toBe('completed');
+    expect(sim.calls.createAvatar - before).toBe(2);
+    expect(job.attempts).toBeGreaterThanOrEqual(5); // one extra claim for the retried step
+  });
+
+  test('an answer that is not what the API promises fails the job with provider_bad_response', async () => {
+    sim.inject({ badResponse: true });
+    try {
+      const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Bad' });
+      const job = await waitForJob(stack.baseUrl, res.body.jobId);
+      expect(job.status).toBe('failed');
+      expect(job.error?.code).toBe('provider_bad_response');
+    } finally {
+      sim.inject({ badResponse: false });
+    }
+  });
+});
+
+describe('what the worker answers the queue (deliveries made by hand on a paused queue)', () => {
+  const deliver = (body: unknown, retryCount = 0) =>
+    fetch(`${stack.baseUrl}/worker/process-avatar`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-cloudtasks-taskretrycount': String(retryCount) },
+      body: JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    await stack.service.queue.client.pauseQueue({ name: stack.service.queue.queuePath });
+  });
+  afterAll(async () => {
+    await stack.service.queue.client.resumeQueue({ name: stack.service.queue.queuePath });
+  });
+
+  test('a rate-limited provider makes the worker answer 429 with the provider Retry-After', async () => {
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Slow' });
+    sim.inject({ rateLimitBurst: { count: 1, retryAfterSec: 7 } });
+    const answer = await deliver({ jobId: res.body.jobId, stepSeq: 0 });
+    expect(answer.status).toBe(429);
+    expect(answer.headers.get('retry-after')).toBe('7');
+    expect(((await answer.json()) as any).error.code).toBe('provider_rate_limited');
+    const job = await getJob(stack.baseUrl, res.body.jobId);
+    expect(job.status).toBe('processing');
+    expect(job.leaseUntil).toBeNull(); // released, so the retry can claim at once
+    expect(job.stepSeq).toBe(0);
+  });
+
+  test('a provider 5xx makes the worker answer 503 so the queue retries', async () => {
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Down' });
+    sim.inject({ nextStatusCodes: [502] });
+    const answer = await deliver({ jobId: res.body.jobId, stepSeq: 0 });
+    expect(answer.status).toBe(503);
+    expect(((await answer.json()) as any).error.code).toBe('provider_unavailable');
+  });
+
+  test("on the queue's last attempt a transient error fails the job instead of letting the task vanish", async () => {
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Last' });
+    sim.inject({ nextStatusCodes: [503] });
+    const answer = await deliver({ jobId: res.body.jobId, stepSeq: 0 }, 2); // maxAttempts 3: this is the third
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as any).result).toBe('failed');
+    const job = await getJob(stack.baseUrl, res.body.jobId);
+    expect(job.status).toBe('failed');
+    expect(job.error).toEqual({ code: 'provider_unavailable', message: expect.stringMatching(/^Gave up after 3 attempts/) });
+  });
+
+  test('a duplicate of a task that already ran answers 200 and calls the provider no more', async () => {
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Dup' });
+    const first = await deliver({ jobId: res.body.jobId, stepSeq: 0 });
+    expect(((await first.json()) as any).result).toBe('advanced');
+    const before = sim.calls.createAvatar;
+    const again = await deliver({ jobId: res.body.jobId, stepSeq: 0 });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as any).result).toBe('stale');
+    expect(sim.calls.createAvatar).toBe(before);
+  });
+
+  test('a task for an unknown job is acknowledged and ignored; a malformed body is a 400', async () => {
+    const unknown = await deliver({ jobId: 'no-such-job', stepSeq: 0 });
+    expect(unknown.status).toBe(200);
+    expect(((await unknown.json()) as any).result).toBe('not_found');
+    const bad = await deliver({ job: 'x' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.code).toBe('bad_task');
+  });
+});
+
+describe('when the queue is down', () => {
+  test('an upload gets 503, the job is marked failed, and its files are removed', async () => {
+    await stack.service.emulator!.close();
+    const headers = { 'X-User-Id': 'queue-down' };
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Nobody runs me' }, headers);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('queue_unavailable');
+    const list = (await (await fetch(`${stack.baseUrl}/jobs`, { headers })).json()) as any;
+    expect(list.jobs).toHaveLength(1);
+    expect(list.jobs[0]).toMatchObject({ status: 'failed', error: { code: 'queue_unavailable' } });
+    const left = await listFiles(path.join(stack.dataDir, 'blobs', 'uploads', list.jobs[0].jobId));
+    expect(left).toEqual([]);
+  });
+});
