@@ -263,7 +263,7 @@
       return isImage ? 'The photo must be a JPEG, PNG, WebP or HEIC image.' : 'The voice recording must be a WAV, MP3 or M4A file.';
     }
     const max = isImage ? limits.imageMaxBytes : limits.audioMaxBytes;
-    if (file.size > max) return 'The ' + label + ' is ' + formatBytes(file.size) + '; the limit is ' + formatBytes(max) + '.';
+    if (file.size > max) return 'The ' + label + ' is larger than ' + formatBytes(max) + '.';
     return null;
   }
 
@@ -394,6 +394,7 @@
     $('job-created').textContent = '';
     $('job-title').textContent = 'Video';
     $('job-result').hidden = true;
+    $('job-download').hidden = true;
     $('job-failure').hidden = true;
     $('job-video').removeAttribute('src');
     $('job-message').textContent = 'Connecting…';
@@ -540,6 +541,7 @@
   async function showVideo(job) {
     if (!$('job-result').hidden) return;
     $('job-result').hidden = false;
+    $('job-download').hidden = false;
     const base = '/jobs/' + encodeURIComponent(job.jobId) + '/video';
     const video = $('job-video');
     const link = $('job-download');

@@ -1,0 +1,49 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+
+/** Debian's Chromium; CI installs it with apt (see .ci/run) when it is missing. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Where tests leave screenshots (gitignored). */
+export const ARTIFACTS = path.resolve(__dirname, '..', '..', '..', 'test-artifacts');
+
+/**
+ * A fresh headless Chromium with an empty profile. The machine has no network: without the
+ * background-networking flags Chromium keeps trying to reach Google's services and logs every
+ * refusal. Fails (never skips) when Chromium is not installed, so a CI without it goes red.
+ */
+export async function launchBrowser(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} is missing: the browser tests need Debian's Chromium. Install it with ` +
+        '`apt-get update && apt-get install -y --no-install-recommends chromium` and run the tests again.',
+    );
+  }
+  await mkdir(ARTIFACTS, { recursive: true });
+  const profile = await mkdtemp(path.join(os.tmpdir(), 'chromium-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1200, height: 900 },
+  });
+  return {
+    context,
+    async close() {
+      await context.close().catch(() => undefined);
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
