@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# Builds the image and deploys the two Cloud Run services: the worker (private, SERVICE_ROLE=worker)
+# first, then the api (public, SERVICE_ROLE=api) pointed at the worker's URL. Also makes, when
+# missing, the bucket, the Firestore database, the image repository and the VisionStory key
+# secret, and deploys the Firestore rules and indexes. Safe to run again: each run deploys a new
+# revision of both services and creates nothing twice.
+#
+# Run ./setup-cloud-tasks.sh PROJECT_ID REGION first (queue, service accounts, roles).
+set -euo pipefail
+
+USAGE="usage: ${0##*/} PROJECT_ID REGION [--dry-run] [--queue=NAME] [--bucket=NAME]
+       [--image=IMAGE | --tag=TAG] [--repository=NAME] [--secret=NAME] [--firestore-location=LOC]
+       [--api-service=NAME] [--worker-service=NAME] [--tasks-sa=NAME] [--runtime-sa=NAME]
+       [--dispatch-deadline=SECONDS] [--worker-timeout=SECONDS] [--worker-concurrency=N]
+       [--max-instances=N]
+  Defaults: queue video-generation-queue, bucket PROJECT_ID-avatar-videos, repository avatar,
+  secret visionstory-api-key (created from \$VISIONSTORY_API_KEY when missing), services
+  avatar-api and avatar-worker, dispatch deadline 600 s, worker timeout 900 s.
+  --image deploys an existing image instead of building one; --dry-run prints the commands
+  without running any (existence is not checked: it shows a first run)."
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+
+QUEUE=video-generation-queue
+BUCKET=""
+IMAGE=""
+TAG=""
+REPOSITORY=avatar
+SECRET=visionstory-api-key
+FIRESTORE_LOCATION=""
+API_SERVICE=avatar-api
+WORKER_SERVICE=avatar-worker
+TASKS_SA_NAME=avatar-tasks
+RUNTIME_SA_NAME=avatar-runtime
+# Cloud Tasks waits this long for a worker answer (its default; allowed 15 s to 30 min).
+DISPATCH_DEADLINE=600
+# Above the dispatch deadline: Cloud Tasks, not Cloud Run, must be the one that gives up, so a
+# slow step is retried instead of cut off mid-write by the platform.
+WORKER_TIMEOUT=900
+WORKER_CONCURRENCY=20
+MAX_INSTANCES=10
+DRY_RUN=false
+
+die_usage() {
+  [[ $# -gt 0 ]] && echo "error: $*" >&2
+  echo "$USAGE" >&2
+  exit 2
+}
+
+die() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+positional=()
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) DRY_RUN=true ;;
+    --queue=*) QUEUE="${arg#*=}" ;;
+    --bucket=*) BUCKET="${arg#*=}" ;;
+    --image=*) IMAGE="${arg#*=}" ;;
+    --tag=*) TAG="${arg#*=}" ;;
+    --repository=*) REPOSITORY="${arg#*=}" ;;
+    --secret=*) SECRET="${arg#*=}" ;;
+    --firestore-location=*) FIRESTORE_LOCATION="${arg#*=}" ;;
+    --api-service=*) API_SERVICE="${arg#*=}" ;;
+    --worker-service=*) WORKER_SERVICE="${arg#*=}" ;;
+    --tasks-sa=*) TASKS_SA_NAME="${arg#*=}" ;;
+    --runtime-sa=*) RUNTIME_SA_NAME="${arg#*=}" ;;
+    --dispatch-deadline=*) DISPATCH_DEADLINE="${arg#*=}" ;;
+    --worker-timeout=*) WORKER_TIMEOUT="${arg#*=}" ;;
+    --worker-concurrency=*) WORKER_CONCURRENCY="${arg#*=}" ;;
+    --max-instances=*) MAX_INSTANCES="${arg#*=}" ;;
+    -h | --help) echo "$USAGE"; exit 0 ;;
+    -*) die_usage "unknown option $arg" ;;
+    *) positional+=("$arg") ;;
+  esac
+done
+[[ ${#positional[@]} -eq 2 ]] || die_usage "PROJECT_ID and REGION are required"
+PROJECT_ID="${positional[0]}"
+REGION="${positional[1]}"
+[[ -n "$PROJECT_ID" && -n "$REGION" ]] || die_usage "PROJECT_ID and REGION must not be empty"
+for n in "$DISPATCH_DEADLINE" "$WORKER_TIMEOUT" "$WORKER_CONCURRENCY" "$MAX_INSTANCES"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die_usage "expected a positive whole number, got '$n'"
+done
+((DISPATCH_DEADLINE >= 15 && DISPATCH_DEADLINE <= 1800)) || die_usage "--dispatch-deadline must be 15 to 1800 seconds"
+((WORKER_TIMEOUT > DISPATCH_DEADLINE && WORKER_TIMEOUT <= 3600)) ||
+  die_usage "--worker-timeout must be above the dispatch deadline (${DISPATCH_DEADLINE}) and at most 3600"
+[[ -z "$IMAGE" || -z "$TAG" ]] || die_usage "--image and --tag exclude each other"
+
+BUCKET="${BUCKET:-${PROJECT_ID}-avatar-videos}"
+FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-$REGION}"
+TASKS_SA="${TASKS_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+RUNTIME_SA="${RUNTIME_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+if [[ -z "$IMAGE" ]]; then
+  if [[ -z "$TAG" ]]; then
+    TAG="$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo build)-$(date -u +%Y%m%d%H%M%S)"
+  fi
+  IMAGE="${REGION}-docker.pkg.dev/${PROJECT_ID}/${REPOSITORY}/avatar-video-jobs:${TAG}"
+  BUILD=true
+else
+  BUILD=false
+fi
+
+# Prints a command (gc: gcloud in this project), then runs it unless this is a dry run.
+run() {
+  if [[ "$1" == gc ]]; then
+    shift
+    set -- gcloud "$@" --project="$PROJECT_ID"
+  fi
+  printf '+'
+  printf ' %q' "$@"
+  printf '\n'
+  if [[ "$DRY_RUN" == false ]]; then "$@"; fi
+}
+
+# True when the resource a read-only describe command names exists. A dry run makes no gcloud
+# calls at all, so it answers "no" and shows a first run.
+exists() {
+  [[ "$DRY_RUN" == false ]] || return 1
+  "$@" >/dev/null 2>&1
+}
+
+# The value a read-only describe command prints, or "" when the resource is missing.
+read_value() {
+  [[ "$DRY_RUN" == false ]] || return 0
+  "$@" 2>/dev/null || true
+}
+
+gc() { gcloud "$@" --project="$PROJECT_ID"; }
+
+cat <<EOF
+Project ${PROJECT_ID}, region ${REGION}$([[ "$DRY_RUN" == true ]] && echo ' (dry run: nothing changes)')
+About to:
+  - make, if missing: bucket gs://${BUCKET}, the Firestore database (${FIRESTORE_LOCATION}),
+    image repository ${REPOSITORY}, secret ${SECRET}; deploy Firestore rules and indexes
+  - $([[ "$BUILD" == true ]] && echo "build ${IMAGE} with Cloud Build" || echo "use the image ${IMAGE}")
+  - deploy ${WORKER_SERVICE} (private, SERVICE_ROLE=worker, timeout ${WORKER_TIMEOUT}s) and give
+    ${TASKS_SA} run.invoker on it
+  - deploy ${API_SERVICE} (public, SERVICE_ROLE=api) with WORKER_URL set to the worker's URL
+EOF
+
+# --- what setup-cloud-tasks.sh makes ----------------------------------------------------------
+# The worker fails a job on the queue's last attempt, so it must know the queue's maxAttempts:
+# read it from the queue rather than trusting two settings to agree.
+MAX_ATTEMPTS=3
+if [[ "$DRY_RUN" == false ]]; then
+  MAX_ATTEMPTS="$(read_value gc tasks queues describe "$QUEUE" --location="$REGION" \
+    --format='value(retryConfig.maxAttempts)')"
+  [[ -n "$MAX_ATTEMPTS" ]] || die "queue ${QUEUE} not found in ${REGION}: run ./setup-cloud-tasks.sh ${PROJECT_ID} ${REGION} ${QUEUE} first"
+  for sa in "$TASKS_SA" "$RUNTIME_SA"; do
+    exists gc iam service-accounts describe "$sa" || die "service account ${sa} not found: run ./setup-cloud-tasks.sh first"
+  done
+fi
+
+# --- the VisionStory key, only ever in Secret Manager -----------------------------------------
+if exists gc secrets describe "$SECRET"; then
+  echo "Secret ${SECRET} exists (rotate it with: gcloud secrets versions add ${SECRET} --data-file=-)."
+elif [[ -n "${VISIONSTORY_API_KEY:-}" ]]; then
+  # On stdin, so the key never shows in a process list or in this script's output.
+  printf '+ gcloud secrets create %q --replication-policy=automatic --data-file=- --project=%q  # the key on stdin\n' "$SECRET" "$PROJECT_ID"
+  if [[ "$DRY_RUN" == false ]]; then
+    printf '%s' "$VISIONSTORY_API_KEY" | gc secrets create "$SECRET" --replication-policy=automatic --data-file=-
+  fi
+elif [[ "$DRY_RUN" == true ]]; then
+  echo "+ (would stop here unless VISIONSTORY_API_KEY is set or secret ${SECRET} exists)"
+else
+  die "secret ${SECRET} not found. Set VISIONSTORY_API_KEY in the environment and run again, or create it:
+  printf %s \"\$KEY\" | gcloud secrets create ${SECRET} --data-file=- --project=${PROJECT_ID}"
+fi
+run gc secrets add-iam-policy-binding "$SECRET" \
+  --member="serviceAccount:${RUNTIME_SA}" --role=roles/secretmanager.secretAccessor --format=none
+
+# --- storage and Firestore ---------------------------------------------------------------------
+if exists gc storage buckets describe "gs://${BUCKET}"; then
+  echo "Bucket gs://${BUCKET} exists."
+else
+  # Uniform access and public access prevention: objects are only ever read through V4 signed URLs.
+  run gc storage buckets create "gs://${BUCKET}" --location="$REGION" \
+    --uniform-bucket-level-access --public-access-prevention
+fi
+run gc storage buckets add-iam-policy-binding "gs://${BUCKET}" \
+  --member="serviceAccount:${RUNTIME_SA}" --role=roles/storage.objectAdmin --format=none
+
+if exists gc firestore databases describe --database='(default)'; then
+  echo "Firestore database (default) exists."
+else
+  run gc firestore databases create --database='(default)' --location="$FIRESTORE_LOCATION" --type=firestore-native
+fi
+
+# Rules and indexes: the Firebase CLI deploys both from the files in infra/. Without it, gcloud
+# creates the indexes (it has no command for security rules) and we say how to deploy the rules.
+if command -v firebase >/dev/null 2>&1; then
+  run firebase deploy --only firestore:rules,firestore:indexes --project="$PROJECT_ID" \
+    --config="$SCRIPT_DIR/firebase.json" --non-interactive
+else
+  # One line per index: the collection group, the query scope, then field-path=...,order=...
+  # Firestore appends __name__ in the last field's direction by itself, so that entry is left out.
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+  index_lines="$(node -e '
+    const spec = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    for (const index of spec.indexes) {
+      const fields = [...index.fields];
+      const last = fields[fields.length - 1];
+      if (last && last.fieldPath === "__name__" && fields.length > 1 && fields[fields.length - 2].order === last.order) fields.pop();
+      const configs = fields.map((f) => `field-path=${f.fieldPath},` + (f.order ? `order=${f.order.toLowerCase()}` : `array-config=${String(f.arrayConfig).toLowerCase()}`));
+      console.log([index.collectionGroup, (index.queryScope || "COLLECTION").toLowerCase(), ...configs].join("\t"));
+    }' "$SCRIPT_DIR/firestore.indexes.json")"
+  while IFS=$'\t' read -r -a parts; do
+    [[ ${#parts[@]} -ge 3 ]] || continue
+    field_args=()
+    for config in "${parts[@]:2}"; do field_args+=(--field-config="$config"); done
+    cmd=(gcloud firestore indexes composite create --collection-group="${parts[0]}" --query-scope="${parts[1]}"
+      "${field_args[@]}" --async --project="$PROJECT_ID")
+    printf '+'
+    printf ' %q' "${cmd[@]}"
+    printf '\n'
+    if [[ "$DRY_RUN" == false ]]; then
+      # gcloud has no "create if missing" for indexes: an existing one answers ALREADY_EXISTS.
+      if ! output="$("${cmd[@]}" 2>&1)"; then
+        if [[ "$output" == *ALREADY_EXISTS* ]]; then
+          echo "Index exists already."
+        else
+          echo "$output" >&2
+          exit 1
+        fi
+      fi
+    fi
+  done <<<"$index_lines"
+  cat <<EOF
+NOTE: the Firebase CLI is not installed, so the Firestore security rules were NOT deployed, and
+until they are, the Flutter app cannot read its jobs. Deploy them with:
+  npx firebase-tools deploy --only firestore:rules --project=${PROJECT_ID} --config=${SCRIPT_DIR}/firebase.json
+or paste infra/firestore.rules into the Firebase console (Firestore, Rules) and publish.
+EOF
+fi
+
+# --- the image -----------------------------------------------------------------------------------
+if [[ "$BUILD" == true ]]; then
+  if exists gc artifacts repositories describe "$REPOSITORY" --location="$REGION"; then
+    echo "Image repository ${REPOSITORY} exists."
+  else
+    run gc artifacts repositories create "$REPOSITORY" --location="$REGION" --repository-format=docker \
+      --description="Avatar video jobs images"
+  fi
+  # .dockerignore doubles as the upload filter: the build context stays small (no node_modules).
+  run gc builds submit "$REPO_ROOT" --tag="$IMAGE" --ignore-file=.dockerignore
+fi
+
+# --- the services --------------------------------------------------------------------------------
+common_env="GOOGLE_CLOUD_PROJECT=${PROJECT_ID},CLOUD_TASKS_LOCATION=${REGION},CLOUD_TASKS_QUEUE=${QUEUE}"
+common_env+=",TASKS_SERVICE_ACCOUNT=${TASKS_SA},GCS_BUCKET=${BUCKET},PROVIDER=visionstory"
+common_env+=",TASK_MAX_ATTEMPTS=${MAX_ATTEMPTS},TASK_DISPATCH_DEADLINE=${DISPATCH_DEADLINE}"
+common_flags=(--image="$IMAGE" --region="$REGION" --service-account="$RUNTIME_SA"
+  --set-secrets="VISIONSTORY_API_KEY=${SECRET}:latest" --min-instances=0 --cpu=1 --memory=512Mi --quiet)
+
+# The worker enqueues each next step, so it needs its own URL too (and checks the OIDC audience
+# against it). A service's URL exists only once the service does: on the very first deploy the
+# worker starts without it and is updated right after; later deploys know it up front.
+worker_base="$(read_value gc run services describe "$WORKER_SERVICE" --region="$REGION" --format='value(status.url)')"
+worker_env() { echo "WORKER_URL=$1/worker/process-avatar,WORKER_AUDIENCE=$1"; }
+worker_deploy_env="SERVICE_ROLE=worker,${common_env}"
+[[ -z "$worker_base" ]] || worker_deploy_env+=",$(worker_env "$worker_base")"
+run gc run deploy "$WORKER_SERVICE" "${common_flags[@]}" --set-env-vars="$worker_deploy_env" \
+  --no-allow-unauthenticated --timeout="$WORKER_TIMEOUT" --concurrency="$WORKER_CONCURRENCY" \
+  --max-instances="$MAX_INSTANCES"
+if [[ -z "$worker_base" ]]; then
+  worker_base="$(read_value gc run services describe "$WORKER_SERVICE" --region="$REGION" --format='value(status.url)')"
+  if [[ "$DRY_RUN" == true ]]; then
+    worker_base="https://WORKER-URL"
+  fi
+  [[ -n "$worker_base" ]] || die "could not read the URL of ${WORKER_SERVICE}"
+  run gc run services update "$WORKER_SERVICE" --region="$REGION" --update-env-vars="$(worker_env "$worker_base")" --quiet
+fi
+# Private: only the tasks account may call it (the token Cloud Tasks attaches is checked by Cloud
+# Run's front end before a request reaches the container).
+run gc run services add-iam-policy-binding "$WORKER_SERVICE" --region="$REGION" \
+  --member="serviceAccount:${TASKS_SA}" --role=roles/run.invoker --format=none
+
+# The api streams SSE for a job's whole life: allow Cloud Run's longest request.
+run gc run deploy "$API_SERVICE" "${common_flags[@]}" \
+  --set-env-vars="SERVICE_ROLE=api,${common_env},$(worker_env "$worker_base")" \
+  --allow-unauthenticated --timeout=3600 --concurrency=80 --max-instances="$MAX_INSTANCES"
+
+api_url="$(read_value gc run services describe "$API_SERVICE" --region="$REGION" --format='value(status.url)')"
+cat <<EOF
+Deployed.
+  api:    ${api_url:-<api url>}   (try: curl ${api_url:-<api url>}/health)
+  worker: ${worker_base}
+Logs:   gcloud logging read 'resource.type="cloud_run_revision" AND resource.labels.service_name=("${API_SERVICE}" OR "${WORKER_SERVICE}")' --project=${PROJECT_ID} --limit=50 --freshness=1h
+EOF

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Removes what setup-cloud-tasks.sh and deploy.sh made: both Cloud Run services, the queue and the
+# two service accounts; the bucket (with every stored video) only with --delete-bucket, the image
+# repository only with --delete-images. Asks first unless --yes. Safe to run twice: what is
+# already gone is skipped. The Firestore database and the VisionStory key secret stay (the
+# database holds the job history; the key is yours): the script prints how to remove them.
+set -euo pipefail
+
+USAGE="usage: ${0##*/} PROJECT_ID REGION [--yes] [--dry-run] [--delete-bucket] [--delete-images]
+       [--queue=NAME] [--bucket=NAME] [--repository=NAME] [--api-service=NAME]
+       [--worker-service=NAME] [--tasks-sa=NAME] [--runtime-sa=NAME]
+  Same defaults as deploy.sh. --dry-run prints the commands without running any."
+
+QUEUE=video-generation-queue
+BUCKET=""
+REPOSITORY=avatar
+API_SERVICE=avatar-api
+WORKER_SERVICE=avatar-worker
+TASKS_SA_NAME=avatar-tasks
+RUNTIME_SA_NAME=avatar-runtime
+YES=false
+DRY_RUN=false
+DELETE_BUCKET=false
+DELETE_IMAGES=false
+
+die_usage() {
+  [[ $# -gt 0 ]] && echo "error: $*" >&2
+  echo "$USAGE" >&2
+  exit 2
+}
+
+positional=()
+for arg in "$@"; do
+  case "$arg" in
+    --yes | -y) YES=true ;;
+    --dry-run) DRY_RUN=true ;;
+    --delete-bucket) DELETE_BUCKET=true ;;
+    --delete-images) DELETE_IMAGES=true ;;
+    --queue=*) QUEUE="${arg#*=}" ;;
+    --bucket=*) BUCKET="${arg#*=}" ;;
+    --repository=*) REPOSITORY="${arg#*=}" ;;
+    --api-service=*) API_SERVICE="${arg#*=}" ;;
+    --worker-service=*) WORKER_SERVICE="${arg#*=}" ;;
+    --tasks-sa=*) TASKS_SA_NAME="${arg#*=}" ;;
+    --runtime-sa=*) RUNTIME_SA_NAME="${arg#*=}" ;;
+    -h | --help) echo "$USAGE"; exit 0 ;;
+    -*) die_usage "unknown option $arg" ;;
+    *) positional+=("$arg") ;;
+  esac
+done
+[[ ${#positional[@]} -eq 2 ]] || die_usage "PROJECT_ID and REGION are required"
+PROJECT_ID="${positional[0]}"
+REGION="${positional[1]}"
+[[ -n "$PROJECT_ID" && -n "$REGION" ]] || die_usage "PROJECT_ID and REGION must not be empty"
+BUCKET="${BUCKET:-${PROJECT_ID}-avatar-videos}"
+TASKS_SA="${TASKS_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+RUNTIME_SA="${RUNTIME_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+
+# Prints a command (gc: gcloud in this project), then runs it unless this is a dry run.
+run() {
+  if [[ "$1" == gc ]]; then
+    shift
+    set -- gcloud "$@" --project="$PROJECT_ID"
+  fi
+  printf '+'
+  printf ' %q' "$@"
+  printf '\n'
+  if [[ "$DRY_RUN" == false ]]; then "$@"; fi
+}
+
+# A dry run makes no gcloud calls and lists everything as if it existed.
+exists() {
+  [[ "$DRY_RUN" == false ]] || return 0
+  "$@" >/dev/null 2>&1
+}
+
+gc() { gcloud "$@" --project="$PROJECT_ID"; }
+
+cat <<EOF
+Project ${PROJECT_ID}, region ${REGION}$([[ "$DRY_RUN" == true ]] && echo ' (dry run: nothing changes)')
+About to DELETE:
+  - Cloud Run services ${API_SERVICE} and ${WORKER_SERVICE}
+  - Cloud Tasks queue ${QUEUE} with its pending tasks (its name cannot be used again for 7 days)
+  - service accounts ${TASKS_SA} and ${RUNTIME_SA}
+$([[ "$DELETE_BUCKET" == true ]] && echo "  - bucket gs://${BUCKET} and EVERY uploaded photo, recording and video in it" || echo "  (keeping bucket gs://${BUCKET}: add --delete-bucket to delete it)")
+$([[ "$DELETE_IMAGES" == true ]] && echo "  - image repository ${REPOSITORY}" || echo "  (keeping image repository ${REPOSITORY}: add --delete-images to delete it)")
+EOF
+
+if [[ "$YES" == false && "$DRY_RUN" == false ]]; then
+  # Typing the project id, not "y": this is the one script here that destroys data.
+  answer=""
+  read -r -p "Type the project id (${PROJECT_ID}) to continue: " answer || true
+  if [[ "$answer" != "$PROJECT_ID" ]]; then
+    echo "Aborted: nothing was deleted." >&2
+    exit 1
+  fi
+fi
+
+for service in "$API_SERVICE" "$WORKER_SERVICE"; do
+  if exists gc run services describe "$service" --region="$REGION"; then
+    run gc run services delete "$service" --region="$REGION" --quiet
+  else
+    echo "Service ${service} is already gone."
+  fi
+done
+
+if exists gc tasks queues describe "$QUEUE" --location="$REGION"; then
+  run gc tasks queues delete "$QUEUE" --location="$REGION" --quiet
+else
+  echo "Queue ${QUEUE} is already gone."
+fi
+
+for sa in "$TASKS_SA" "$RUNTIME_SA"; do
+  if exists gc iam service-accounts describe "$sa"; then
+    run gc iam service-accounts delete "$sa" --quiet
+  else
+    echo "Service account ${sa} is already gone."
+  fi
+done
+
+if [[ "$DELETE_BUCKET" == true ]]; then
+  if exists gc storage buckets describe "gs://${BUCKET}"; then
+    # --recursive on a bucket URL deletes its objects, then the bucket.
+    run gc storage rm --recursive "gs://${BUCKET}"
+  else
+    echo "Bucket gs://${BUCKET} is already gone."
+  fi
+fi
+
+if [[ "$DELETE_IMAGES" == true ]]; then
+  if exists gc artifacts repositories describe "$REPOSITORY" --location="$REGION"; then
+    run gc artifacts repositories delete "$REPOSITORY" --location="$REGION" --quiet
+  else
+    echo "Image repository ${REPOSITORY} is already gone."
+  fi
+fi
+
+cat <<EOF
+Done. Left in place on purpose:
+  - the Firestore database (job history). Delete the jobs in the Firebase console, or the whole
+    database with: gcloud firestore databases delete --database='(default)' --project=${PROJECT_ID}
+  - the VisionStory key: gcloud secrets delete visionstory-api-key --project=${PROJECT_ID}
+  - the enabled APIs (they cost nothing unused)
+EOF
