@@ -1,0 +1,44 @@
+# One image, two Cloud Run services: SERVICE_ROLE=api or SERVICE_ROLE=worker (see infra/README.md).
+#
+# Built on Node 22 LTS: the majors of the Google client libraries pinned in package.json run on
+# Node 20 and 22 alike, and Node 20 is past its end of life.
+#
+# Three stages, so the runtime image holds neither the compiler toolchain nor dev dependencies:
+#   prod-deps  npm ci --omit=dev (better-sqlite3 is a native module: it needs python3, make and
+#              g++ when no prebuilt binary for this Node ABI can be fetched)
+#   build      npm ci with dev dependencies, then tsc into dist/
+#   runtime    node:22-slim with the two results, as the unprivileged `node` user
+# No ffmpeg package: in the cloud VisionStory renders; the local render provider that uses
+# ffmpeg brings its own binary through @ffmpeg-installer (a runtime dependency, kept as is).
+
+FROM node:22-slim AS toolchain
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+
+FROM toolchain AS prod-deps
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM toolchain AS build
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY server/src ./server/src
+RUN npm run build
+
+FROM node:22-slim AS runtime
+ENV NODE_ENV=production \
+    PORT=8080
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# The web page's static files: tsc copies only .ts, and routes/web.ts looks for them here.
+COPY server/src/http/web ./server/src/http/web
+# DATA_DIR (./.data) is only written in local mode; the node user owns it so that works too.
+RUN mkdir -p .data && chown node:node .data
+USER node
+EXPOSE 8080
+# node directly, not npm start: signals reach the process, so SIGTERM drains in-flight requests.
+CMD ["node", "dist/server/src/main.js"]
