@@ -173,6 +173,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (tasksKind === 'cloud') {
     need('CLOUD_TASKS_LOCATION', 'with GOOGLE_CLOUD_PROJECT (the queue region, e.g. us-central1)');
     if (e.SERVICE_ROLE !== 'worker') need('WORKER_URL', 'with Google Cloud Tasks (the worker service URL)');
+    // The worker route checks the OIDC token of this account; without it the route would be open.
+    if (e.SERVICE_ROLE !== 'api') {
+      need('TASKS_SERVICE_ACCOUNT', `for SERVICE_ROLE=${e.SERVICE_ROLE} with Google Cloud Tasks (the worker accepts only tokens of this service account)`);
+    }
   }
   for (const [i, s] of e.POLL_SCHEDULE.entries()) {
     if (s <= 0) problems.push(`POLL_SCHEDULE: entry ${i + 1} must be positive`);

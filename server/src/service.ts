@@ -8,6 +8,7 @@ import type { AppConfig } from './config';
 import { createApp, type AppDeps } from './http/app';
 import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
+import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
 import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudTasksEmulator';
 import { LocalRenderProvider } from './local/localRenderProvider';
 import type { JobsDeps } from './pipeline/jobs';
@@ -68,6 +69,40 @@ async function buildProvider(config: AppConfig, blobs: BlobStore, logger: Logger
     signedUrlTtlSec: config.signedUrlTtlSec,
     blobs,
     logger,
+  });
+}
+
+async function buildAuthenticate(config: AppConfig): Promise<Authenticate | undefined> {
+  // The worker role serves no public route: no need to load firebase-admin for it.
+  if (config.auth.kind !== 'firebase' || config.role === 'worker') return undefined;
+  // Loaded only when used, like the Firestore adapter: firebase-admin is slow to import.
+  const { createFirebaseAuthenticate } = await import('./http/firebaseAuth');
+  const { initializeApp, getApps } = await import('firebase-admin/app');
+  const { getAuth } = await import('firebase-admin/auth');
+  const app = getApps().find((a) => a.name === '[DEFAULT]') ?? initializeApp({ projectId: config.projectId });
+  return createFirebaseAuthenticate({ auth: getAuth(app) });
+}
+
+/**
+ * With TASKS_SERVICE_ACCOUNT set, the worker accepts only OIDC tokens minted for it. The
+ * embedded emulator signs with its own key, so locally the worker trusts that key; otherwise
+ * Google's published certificates.
+ */
+function buildWorkerAuthenticate(
+  config: AppConfig,
+  workerUrl: string,
+  emulator: CloudTasksEmulator | undefined,
+  logger: Logger,
+): AuthenticateWorker | undefined {
+  const { serviceAccount, audience, kind } = config.tasks;
+  if (!serviceAccount) return undefined;
+  if (kind === 'emulator') {
+    logger.warn('TASKS_SERVICE_ACCOUNT with CLOUD_TASKS_EMULATOR_HOST: the worker checks tokens against Google\'s keys, which a separate emulator does not sign with');
+  }
+  return createWorkerOidcAuthenticate({
+    audience: audience ?? workerUrl,
+    serviceAccountEmail: serviceAccount,
+    certs: emulator ? () => emulator.publicCerts() : undefined,
   });
 }
 
@@ -162,8 +197,8 @@ export async function startService(config: AppConfig, logger: Logger, overrides:
     logger,
     limits: config.limits,
     signedUrlTtlSec: config.signedUrlTtlSec,
-    authenticate: overrides.authenticate,
-    authenticateWorker: overrides.authenticateWorker,
+    authenticate: overrides.authenticate ?? (await buildAuthenticate(config)),
+    authenticateWorker: overrides.authenticateWorker ?? buildWorkerAuthenticate(config, workerUrl, emulator, logger),
     allowUserIdField: config.auth.kind === 'local',
     publicUrl: config.publicUrl,
     projectId: config.projectId,

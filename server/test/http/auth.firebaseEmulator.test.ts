@@ -15,7 +15,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
+import { deleteApp, getApps, initializeApp, type App } from 'firebase-admin/app';
 import { getAuth } from 'firebase-admin/auth';
 import { createFirebaseAuthenticate } from '../../src/http/firebaseAuth';
 import { makeTestAudio, makeTestImage } from '../support/media';
@@ -175,5 +175,28 @@ describe('the public API with Firebase ID tokens (Auth emulator mode)', () => {
     const events = await fetch(`${stack.baseUrl}/jobs/${jobId}/events`, { headers: bearer(token('bob')) });
     expect(events.status).toBe(404);
     await events.body?.cancel();
+  });
+});
+
+describe('wiring: AUTH_MODE=firebase with no override', () => {
+  test('startService verifies Firebase ID tokens itself: no token is 401, a valid one is 200 and names the caller', async () => {
+    // The default firebase-admin app finds its project the way it does on Cloud Run.
+    process.env.GCLOUD_PROJECT = PROJECT;
+    const wired = await startTestStack({ env: { AUTH_MODE: 'firebase' } });
+    try {
+      const anonymous = await fetch(`${wired.baseUrl}/jobs`);
+      expect(anonymous.status).toBe(401);
+      const asLocalUser = await fetch(`${wired.baseUrl}/jobs`, { headers: { 'x-user-id': 'alice' } });
+      expect(asLocalUser.status).toBe(401);
+      emulator.users.set('frank', {});
+      const signedIn = await fetch(`${wired.baseUrl}/jobs`, { headers: bearer(token('frank')) });
+      expect(signedIn.status).toBe(200);
+      expect(emulator.lookups).toContain('frank');
+    } finally {
+      await wired.close();
+      const defaultApp = getApps().find((a) => a.name === '[DEFAULT]');
+      if (defaultApp) await deleteApp(defaultApp);
+      delete process.env.GCLOUD_PROJECT;
+    }
   });
 });
