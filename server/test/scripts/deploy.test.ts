@@ -1,0 +1,178 @@
+import { CloudSandbox, ROOT, mutations } from './standIn';
+
+const SCRIPT = 'infra/deploy.sh';
+const SETUP = 'setup-cloud-tasks.sh';
+const IMAGE = 'us-central1-docker.pkg.dev/demo-proj/avatar/avatar-video-jobs:t1';
+const WORKER_BASE = 'https://avatar-worker-abc123-uc.a.run.app';
+const KEY = 'vs-key-that-must-not-leak';
+
+function envVarsOf(call: string): Record<string, string> {
+  const m = /--(?:set|update)-env-vars=(\S+)/.exec(call);
+  if (!m) throw new Error(`no env vars in: ${call}`);
+  return Object.fromEntries(m[1]!.split(',').map((kv) => kv.split('=', 2) as [string, string]));
+}
+
+describe('infra/deploy.sh against a recording gcloud stand-in', () => {
+  let sandbox: CloudSandbox;
+  beforeEach(() => {
+    sandbox = new CloudSandbox();
+  });
+  afterEach(() => sandbox.cleanup());
+
+  const deploy = (extra: string[] = [], env: Record<string, string> = { VISIONSTORY_API_KEY: KEY }) =>
+    sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--tag=t1', ...extra], { env });
+
+  test('without PROJECT_ID and REGION it prints the usage line, exits 2 and calls nothing', () => {
+    for (const args of [[], ['demo-proj'], ['demo-proj', 'us-central1', 'extra']]) {
+      const run = sandbox.run(SCRIPT, args);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toMatch(/^usage: deploy\.sh PROJECT_ID REGION/m);
+      expect(run.calls).toEqual([]);
+    }
+  });
+
+  test('a worker timeout not above the dispatch deadline is refused before anything runs', () => {
+    const run = deploy(['--dispatch-deadline=900', '--worker-timeout=900']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--worker-timeout must be above the dispatch deadline (900)');
+    expect(run.calls).toEqual([]);
+  });
+
+  test('before setup-cloud-tasks.sh has run it stops and says to run it, changing nothing', () => {
+    const run = deploy();
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('run ./setup-cloud-tasks.sh demo-proj us-central1 video-generation-queue first');
+    expect(mutations(run.calls)).toEqual([]);
+  });
+
+  test('a first run makes the secret, bucket, database, indexes and image, then the private worker with its own URL, then the public api', () => {
+    expect(sandbox.run(SETUP, ['demo-proj', 'us-central1', '--max-attempts=4']).status).toBe(0);
+    const run = deploy();
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const changes = mutations(run.calls);
+    const at = (prefix: string) => {
+      const i = changes.findIndex((c) => c.startsWith(prefix));
+      if (i < 0) throw new Error(`no call starting with "${prefix}" in:\n${changes.join('\n')}`);
+      return i;
+    };
+
+    // The key travels on stdin, never on a command line or in the output.
+    const secret = run.raw.find((c) => c.args.slice(0, 2).join(' ') === 'secrets create')!;
+    expect(secret.stdin).toBe(KEY);
+    expect(run.calls.join('\n')).not.toContain(KEY);
+    expect(run.stdout).not.toContain(KEY);
+    at('gcloud secrets add-iam-policy-binding visionstory-api-key --member=serviceAccount:avatar-runtime@demo-proj.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor');
+
+    at('gcloud storage buckets create gs://demo-proj-avatar-videos --location=us-central1 --uniform-bucket-level-access --public-access-prevention');
+    at('gcloud storage buckets add-iam-policy-binding gs://demo-proj-avatar-videos --member=serviceAccount:avatar-runtime@demo-proj.iam.gserviceaccount.com --role=roles/storage.objectAdmin');
+    at('gcloud firestore databases create --database=(default) --location=us-central1 --type=firestore-native');
+    // The owner-list index from infra/firestore.indexes.json (Firestore appends __name__ itself).
+    expect(changes).toContain(
+      'gcloud firestore indexes composite create --collection-group=avatarJobs --query-scope=collection ' +
+        '--field-config=field-path=ownerUid,order=ascending --field-config=field-path=createdAt,order=descending --async --project=demo-proj',
+    );
+    expect(run.stdout).toContain('the Firestore security rules were NOT deployed');
+
+    const build = at(`gcloud builds submit ${ROOT} --tag=${IMAGE} --ignore-file=.dockerignore`);
+    expect(at('gcloud artifacts repositories create avatar --location=us-central1 --repository-format=docker')).toBeLessThan(build);
+
+    const workerDeploy = at('gcloud run deploy avatar-worker ');
+    const workerUpdate = at('gcloud run services update avatar-worker ');
+    const invoker = at('gcloud run services add-iam-policy-binding avatar-worker ');
+    const apiDeploy = at('gcloud run deploy avatar-api ');
+    expect(build).toBeLessThan(workerDeploy);
+    expect(workerDeploy).toBeLessThan(workerUpdate);
+    expect(workerUpdate).toBeLessThan(apiDeploy);
+
+    const worker = changes[workerDeploy]!;
+    for (const flag of [`--image=${IMAGE}`, '--no-allow-unauthenticated', '--timeout=900', '--min-instances=0',
+      '--service-account=avatar-runtime@demo-proj.iam.gserviceaccount.com', '--set-secrets=VISIONSTORY_API_KEY=visionstory-api-key:latest']) {
+      expect(worker.split(' ')).toContain(flag);
+    }
+    expect(envVarsOf(worker)).toMatchObject({
+      SERVICE_ROLE: 'worker',
+      GOOGLE_CLOUD_PROJECT: 'demo-proj',
+      CLOUD_TASKS_LOCATION: 'us-central1',
+      CLOUD_TASKS_QUEUE: 'video-generation-queue',
+      TASKS_SERVICE_ACCOUNT: 'avatar-tasks@demo-proj.iam.gserviceaccount.com',
+      GCS_BUCKET: 'demo-proj-avatar-videos',
+      // Read back from the queue setup made, so the worker knows which attempt is the last.
+      TASK_MAX_ATTEMPTS: '4',
+      TASK_DISPATCH_DEADLINE: '600',
+    });
+    // The worker's URL is known only once it exists: the script sets it right after, unasked.
+    expect(envVarsOf(changes[workerUpdate]!)).toEqual({ WORKER_URL: `${WORKER_BASE}/worker/process-avatar`, WORKER_AUDIENCE: WORKER_BASE });
+    expect(changes[invoker]).toContain('--member=serviceAccount:avatar-tasks@demo-proj.iam.gserviceaccount.com --role=roles/run.invoker');
+
+    const api = changes[apiDeploy]!;
+    expect(api.split(' ')).toContain('--allow-unauthenticated');
+    expect(api.split(' ')).toContain(`--image=${IMAGE}`);
+    expect(envVarsOf(api)).toMatchObject({
+      SERVICE_ROLE: 'api',
+      WORKER_URL: `${WORKER_BASE}/worker/process-avatar`,
+      WORKER_AUDIENCE: WORKER_BASE,
+      TASKS_SERVICE_ACCOUNT: 'avatar-tasks@demo-proj.iam.gserviceaccount.com',
+      PROVIDER: 'visionstory',
+    });
+    expect(run.stdout).toContain('api:    https://avatar-api-abc123-uc.a.run.app');
+  });
+
+  test('a second run creates nothing and deploys the worker with its URL in one step', () => {
+    sandbox.run(SETUP, ['demo-proj', 'us-central1']);
+    expect(deploy().status).toBe(0);
+    const again = deploy([], {});
+    expect(again.stderr).toBe('');
+    expect(again.status).toBe(0);
+    const changes = mutations(again.calls);
+    // Index creation is attempted and answered ALREADY_EXISTS, which the script accepts.
+    expect(changes.filter((c) => / create /.test(c) && !c.includes('firestore indexes'))).toEqual([]);
+    expect(again.stdout).toContain('Index exists already.');
+    expect(again.stdout).toContain('Secret visionstory-api-key exists');
+    expect(changes.some((c) => c.startsWith('gcloud run services update'))).toBe(false);
+    const worker = changes.find((c) => c.startsWith('gcloud run deploy avatar-worker '))!;
+    expect(envVarsOf(worker)).toMatchObject({ SERVICE_ROLE: 'worker', WORKER_URL: `${WORKER_BASE}/worker/process-avatar` });
+  });
+
+  test('without the key in the environment or Secret Manager it stops with instructions', () => {
+    sandbox.run(SETUP, ['demo-proj', 'us-central1']);
+    const run = deploy([], {});
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('secret visionstory-api-key not found');
+    expect(mutations(run.calls)).toEqual([]);
+  });
+
+  test('with the Firebase CLI on PATH, rules and indexes are deployed by it from infra/', () => {
+    const withFirebase = new CloudSandbox({ firebase: true });
+    try {
+      withFirebase.run(SETUP, ['demo-proj', 'us-central1']);
+      const run = withFirebase.run(SCRIPT, ['demo-proj', 'us-central1', '--tag=t1'], { env: { VISIONSTORY_API_KEY: KEY } });
+      expect(run.status).toBe(0);
+      expect(run.calls).toContain(
+        `firebase deploy --only firestore:rules,firestore:indexes --project=demo-proj --config=${ROOT}/infra/firebase.json --non-interactive`,
+      );
+      expect(run.calls.some((c) => c.includes('firestore indexes composite create'))).toBe(false);
+    } finally {
+      withFirebase.cleanup();
+    }
+  });
+
+  test('--image deploys an existing image without building', () => {
+    sandbox.run(SETUP, ['demo-proj', 'us-central1']);
+    const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--image=gcr.io/x/y:z'], { env: { VISIONSTORY_API_KEY: KEY } });
+    expect(run.status).toBe(0);
+    expect(run.calls.some((c) => c.startsWith('gcloud builds submit') || c.startsWith('gcloud artifacts'))).toBe(false);
+    expect(run.calls.filter((c) => c.startsWith('gcloud run deploy ')).every((c) => c.includes('--image=gcr.io/x/y:z'))).toBe(true);
+  });
+
+  test('a dry run prints a whole first deployment and calls gcloud not once', () => {
+    const run = deploy(['--dry-run'], {});
+    expect(run.status).toBe(0);
+    expect(run.calls).toEqual([]);
+    expect(run.stdout).toContain('dry run: nothing changes');
+    expect(run.stdout).toContain('+ gcloud run deploy avatar-worker');
+    expect(run.stdout).toContain('+ gcloud run services update avatar-worker');
+    expect(run.stdout).toContain('+ gcloud run deploy avatar-api');
+    expect(sandbox.resources()).toEqual({});
+  });
+});

@@ -1,0 +1,31 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { ROOT } from './standIn';
+
+const SCRIPTS = ['setup-cloud-tasks.sh', 'infra/deploy.sh', 'infra/teardown.sh'];
+
+describe('deployment scripts', () => {
+  test('shellcheck finds nothing to complain about in any of them', () => {
+    const version = spawnSync('shellcheck', ['--version'], { encoding: 'utf8' });
+    if (version.error || version.status !== 0) {
+      // Deliberately a failure, not a skip: an unchecked script must not pass CI quietly.
+      throw new Error('shellcheck is not installed; install it with: apt-get update && apt-get install -y shellcheck');
+    }
+    const run = spawnSync('shellcheck', ['--severity=style', '--shell=bash', ...SCRIPTS.map((s) => path.join(ROOT, s))], {
+      encoding: 'utf8',
+    });
+    expect(run.stdout + run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  });
+
+  test('each one runs under bash with errexit, nounset and pipefail', () => {
+    const fs = require('node:fs') as typeof import('node:fs');
+    for (const script of SCRIPTS) {
+      const text = fs.readFileSync(path.join(ROOT, script), 'utf8');
+      expect(text.startsWith('#!/usr/bin/env bash\n')).toBe(true);
+      expect(text).toMatch(/^set -euo pipefail$/m);
+      // Executable in git, so `./setup-cloud-tasks.sh` works from a fresh clone.
+      expect(fs.statSync(path.join(ROOT, script)).mode & 0o111).not.toBe(0);
+    }
+  });
+});

@@ -1,0 +1,74 @@
+import { CloudSandbox, mutations } from './standIn';
+
+const SCRIPT = 'infra/teardown.sh';
+
+describe('infra/teardown.sh against a recording gcloud stand-in', () => {
+  let deployed: Record<string, Record<string, unknown>>;
+  let sandbox: CloudSandbox;
+  beforeAll(() => {
+    // What setup and deploy leave behind, made once and given to each test.
+    const first = new CloudSandbox();
+    expect(first.run('setup-cloud-tasks.sh', ['demo-proj', 'us-central1']).status).toBe(0);
+    expect(first.run('infra/deploy.sh', ['demo-proj', 'us-central1', '--tag=t1'], { env: { VISIONSTORY_API_KEY: 'k' } }).status).toBe(0);
+    deployed = first.resources();
+    first.cleanup();
+  });
+  beforeEach(() => {
+    sandbox = new CloudSandbox();
+    sandbox.setResources(deployed);
+  });
+  afterEach(() => sandbox.cleanup());
+
+  test('without PROJECT_ID and REGION it prints the usage line, exits 2 and calls nothing', () => {
+    const run = sandbox.run(SCRIPT, ['demo-proj']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^usage: teardown\.sh PROJECT_ID REGION/m);
+    expect(run.calls).toEqual([]);
+  });
+
+  test('without --yes, anything but the project id typed back aborts with nothing deleted', () => {
+    for (const input of ['', 'y\n', 'other-proj\n']) {
+      const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1'], { input });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain('Aborted: nothing was deleted.');
+      expect(mutations(run.calls)).toEqual([]);
+    }
+  });
+
+  test('typing the project id deletes the services, the queue and both accounts, and keeps the bucket', () => {
+    const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1'], { input: 'demo-proj\n' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(mutations(run.calls)).toEqual([
+      'gcloud run services delete avatar-api --region=us-central1 --quiet --project=demo-proj',
+      'gcloud run services delete avatar-worker --region=us-central1 --quiet --project=demo-proj',
+      'gcloud tasks queues delete video-generation-queue --location=us-central1 --quiet --project=demo-proj',
+      'gcloud iam service-accounts delete avatar-tasks@demo-proj.iam.gserviceaccount.com --quiet --project=demo-proj',
+      'gcloud iam service-accounts delete avatar-runtime@demo-proj.iam.gserviceaccount.com --quiet --project=demo-proj',
+    ]);
+    expect(Object.keys(sandbox.resources())).toContain('storage buckets/gs://demo-proj-avatar-videos');
+    expect(run.stdout).toContain('keeping bucket gs://demo-proj-avatar-videos');
+  });
+
+  test('--delete-bucket and --delete-images remove the stored media and the images too; a second run finds everything gone', () => {
+    const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--yes', '--delete-bucket', '--delete-images']);
+    expect(run.status).toBe(0);
+    expect(mutations(run.calls)).toContain('gcloud storage rm --recursive gs://demo-proj-avatar-videos --project=demo-proj');
+    expect(mutations(run.calls)).toContain('gcloud artifacts repositories delete avatar --location=us-central1 --quiet --project=demo-proj');
+    expect(Object.keys(sandbox.resources()).filter((k) => !k.startsWith('firestore') && !k.startsWith('secrets'))).toEqual([]);
+
+    const again = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--yes', '--delete-bucket', '--delete-images']);
+    expect(again.status).toBe(0);
+    expect(mutations(again.calls)).toEqual([]);
+    expect(again.stdout).toContain('Queue video-generation-queue is already gone.');
+  });
+
+  test('a dry run lists every deletion without calling gcloud or asking', () => {
+    const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--dry-run', '--delete-bucket']);
+    expect(run.status).toBe(0);
+    expect(run.calls).toEqual([]);
+    expect(run.stdout).toContain('+ gcloud run services delete avatar-api');
+    expect(run.stdout).toContain('+ gcloud storage rm --recursive gs://demo-proj-avatar-videos');
+    expect(Object.keys(sandbox.resources())).toContain('run services/avatar-api');
+  });
+});
