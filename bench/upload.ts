@@ -1,0 +1,185 @@
+import { CloudTasksClient } from '@google-cloud/tasks';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startCloudTasksEmulator } from '../server/src/local/cloudTasksEmulator';
+import { makeBigFile, makeTestAudio, makeTestImage } from '../server/test/support/media';
+import { MB, RssSampler, fmt, median, postMultipart, removeDir, sleep, startChild, steadyRss, stopChild, type BenchRow, type Child, type FilePart } from './support';
+
+/** Options of {@link runUploadBench}. */
+export interface UploadBenchOptions {
+  /** Concurrent uploads per run; the issue says 16. */
+  concurrency?: number;
+  imageBytes?: number;
+  audioBytes?: number;
+  /** Runs of each server, alternated plain/service, service/plain, ... (median is reported). */
+  rounds?: number;
+  log?: (line: string) => void;
+}
+
+interface RunResult {
+  server: 'plain' | 'service';
+  bytes: number;
+  ms: number;
+  mbPerSec: number;
+  statuses: Record<string, number>;
+  peakRss: number;
+}
+
+/**
+ * Issue 2, "Speed and memory", first bullet: 16 concurrent uploads of a 10 MB photo and a 30 MB
+ * recording into the real service (local stack, its own process), against a plain Node server
+ * piping the same bodies to disk, side by side.
+ *
+ * Keeping the job pipeline out of the measured process: the service runs as SERVICE_ROLE=api
+ * with CLOUD_TASKS_EMULATOR_HOST pointing at a Cloud Tasks emulator that lives in this
+ * (the benchmark's) process, and whose queue is created PAUSED before the service starts
+ * (ensureQueue only updates retry and rate settings, never the state). So each upload still
+ * does all it does in production (stream to blobs, create the job, create its first task over
+ * gRPC) but no worker, ffmpeg render or dispatch runs in the service while its RSS is sampled.
+ */
+export async function runUploadBench(options: UploadBenchOptions = {}): Promise<BenchRow[]> {
+  const log = options.log ?? (() => undefined);
+  const concurrency = options.concurrency ?? 16;
+  const imageBytes = options.imageBytes ?? 10 * MB;
+  const audioBytes = options.audioBytes ?? 30 * MB;
+  const rounds = options.rounds ?? 3;
+
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-upload-'));
+  const mediaDir = path.join(dir, 'media');
+  const dataDir = path.join(dir, 'service-data');
+  const plainDir = path.join(dir, 'plain-bodies');
+  await fs.mkdir(plainDir, { recursive: true });
+
+  const emulator = await startCloudTasksEmulator({ dbPath: ':memory:' });
+  const client = new CloudTasksClient({ ...emulator.endpoint });
+  let service: Child | undefined;
+  let plain: Child | undefined;
+  try {
+    log(`upload: making a ${fmt(imageBytes / MB)} MB JPEG and a ${fmt(audioBytes / MB)} MB WAV (real headers, zero filler)`);
+    const image = await makeBigFile(mediaDir, imageBytes, 'jpeg', 'image');
+    const audio = await makeBigFile(mediaDir, audioBytes, 'wav', 'audio');
+    const smallImage = await makeTestImage(mediaDir, { format: 'jpeg', width: 64, height: 48, name: 'small' });
+    const smallAudio = await makeTestAudio(mediaDir, { format: 'wav', seconds: 1, name: 'small' });
+    const parts = (img: string, aud: string): Promise<FilePart[]> =>
+      Promise.all([
+        fs.stat(img).then((s) => ({ field: 'image', filename: 'photo.jpg', contentType: 'image/jpeg', path: img, size: s.size })),
+        fs.stat(aud).then((s) => ({ field: 'audio', filename: 'voice.wav', contentType: 'audio/wav', path: aud, size: s.size })),
+      ]);
+    const bigParts = await parts(image, audio);
+    const smallParts = await parts(smallImage, smallAudio);
+
+    // The queue the service will use (config defaults), made here and paused.
+    const queuePath = client.queuePath('local-project', 'local', 'video-generation-queue');
+    await client.createQueue({ parent: client.locationPath('local-project', 'local'), queue: { name: queuePath } });
+    await client.pauseQueue({ name: queuePath });
+
+    const baseEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      METADATA_SERVER_DETECTION: 'none',
+      LOG_LEVEL: 'silent',
+    };
+    service = await startChild('serviceChild.ts', {
+      ...baseEnv,
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SERVICE_ROLE: 'api',
+      CLOUD_TASKS_EMULATOR_HOST: `127.0.0.1:${emulator.port}`,
+      MAX_ACTIVE_JOBS_PER_USER: '1000',
+    });
+    plain = await startChild('plainServerChild.ts', { ...baseEnv, DIR: plainDir });
+
+    // Warm-up: one small upload each, so code loaded lazily on the first request (multer,
+    // busboy, the gRPC channel) is part of the baseline, not of the rise.
+    for (const target of [service, plain]) {
+      const res = await postMultipart(`${target.url}/generate-with-tasks`, { instructorName: 'Warm Up' }, smallParts, { 'X-User-Id': 'bench-warmup' });
+      if (res.status !== 202) throw new Error(`warm-up upload answered ${res.status}: ${res.body}`);
+    }
+    await sleep(300);
+    const serviceBaseline = await steadyRss(service.pid);
+    const plainBaseline = await steadyRss(plain.pid);
+    log(`upload: baseline RSS service ${fmt(serviceBaseline / MB)} MB, plain ${fmt(plainBaseline / MB)} MB`);
+
+    const runOnce = async (which: 'plain' | 'service', round: number): Promise<RunResult> => {
+      const target = which === 'plain' ? plain! : service!;
+      const sampler = new RssSampler(target.pid, 20).start();
+      const start = performance.now();
+      const results = await Promise.all(
+        Array.from({ length: concurrency }, (_, i) =>
+          postMultipart(
+            `${target.url}/generate-with-tasks`,
+            { instructorName: `Bench Instructor ${i}`, instructorBio: 'Measured upload' },
+            bigParts,
+            { 'X-User-Id': `bench-${round}-${i}` },
+          ),
+        ),
+      );
+      const ms = performance.now() - start;
+      sampler.stop();
+      const bytes = results.reduce((n, r) => n + r.bytesSent, 0);
+      const statuses: Record<string, number> = {};
+      for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      const bad = results.find((r) => r.status !== 202);
+      if (bad) log(`upload: ${which} answered ${bad.status}: ${bad.body.slice(0, 300)}`);
+      const result: RunResult = { server: which, bytes, ms, mbPerSec: bytes / MB / (ms / 1000), statuses, peakRss: sampler.peak() };
+      log(`upload: round ${round} ${which.padEnd(7)} ${fmt(bytes / MB, 0)} MB in ${fmt(ms, 0)} ms = ${fmt(result.mbPerSec)} MB/s, peak RSS ${fmt(result.peakRss / MB)} MB`);
+      // Keep the disk small between runs; both servers are idle now.
+      await removeDir(path.join(dataDir, 'blobs', 'uploads'));
+      for (const f of await fs.readdir(plainDir)) await fs.rm(path.join(plainDir, f), { force: true });
+      await sleep(300);
+      return result;
+    };
+
+    const runs: RunResult[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const order: ('plain' | 'service')[] = round % 2 === 1 ? ['plain', 'service'] : ['service', 'plain'];
+      for (const which of order) runs.push(await runOnce(which, round));
+    }
+
+    const serviceRuns = runs.filter((r) => r.server === 'service');
+    const plainRuns = runs.filter((r) => r.server === 'plain');
+    const servicePeak = Math.max(...serviceRuns.map((r) => r.peakRss));
+    const plainPeak = Math.max(...plainRuns.map((r) => r.peakRss));
+    const rise = servicePeak - serviceBaseline;
+    const serviceMbps = median(serviceRuns.map((r) => r.mbPerSec));
+    const plainMbps = median(plainRuns.map((r) => r.mbPerSec));
+    const ratio = serviceMbps / plainMbps;
+    const allAccepted = serviceRuns.every((r) => r.statuses['202'] === concurrency);
+
+    return [
+      {
+        target: `upload: peak RSS rise, ${concurrency} × (${fmt(imageBytes / MB, 0)} MB + ${fmt(audioBytes / MB, 0)} MB)`,
+        measured: `${fmt(rise / MB)} MB (base ${fmt(serviceBaseline / MB)}, peak ${fmt(servicePeak / MB)})`,
+        goal: '< 64 MB',
+        pass: rise < 64 * MB && allAccepted,
+        detail: {
+          baselineRssMB: serviceBaseline / MB,
+          peakRssMB: servicePeak / MB,
+          riseMB: rise / MB,
+          plainServer: { baselineRssMB: plainBaseline / MB, peakRssMB: plainPeak / MB, riseMB: (plainPeak - plainBaseline) / MB },
+          bufferedWouldHoldMB: (concurrency * (imageBytes + audioBytes)) / MB,
+          allUploadsAccepted: allAccepted,
+          sampleIntervalMs: 20,
+        },
+      },
+      {
+        target: 'upload: throughput vs plain Node server to disk',
+        measured: `${fmt(ratio * 100, 0)} % (${fmt(serviceMbps, 0)} vs ${fmt(plainMbps, 0)} MB/s)`,
+        goal: '≥ 70 %',
+        pass: ratio >= 0.7 && allAccepted,
+        detail: {
+          serviceMBps: serviceMbps,
+          plainMBps: plainMbps,
+          ratio,
+          runs: runs.map((r) => ({ server: r.server, MB: r.bytes / MB, ms: r.ms, MBps: r.mbPerSec, statuses: r.statuses, peakRssMB: r.peakRss / MB })),
+        },
+      },
+    ];
+  } finally {
+    await Promise.all([stopChild(service), stopChild(plain)]);
+    await client.close().catch(() => undefined);
+    await emulator.close();
+    await removeDir(dir);
+  }
+}
