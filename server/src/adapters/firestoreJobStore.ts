@@ -1,5 +1,5 @@
 import { FieldPath, Timestamp, type DocumentData, type Firestore } from 'firebase-admin/firestore';
-import { ClientError, RetryableError } from '../errors';
+import { ClientError, PermanentError, RetryableError } from '../errors';
 import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 /** The fields the Flutter app orders and displays as dates: stored as Firestore Timestamps. */
@@ -48,7 +48,14 @@ export class FirestoreJobStore implements JobStore {
   async create(job: Job): Promise<void> {
     // create() carries an "must not exist" precondition: a second create with the same id fails
     // with ALREADY_EXISTS instead of overwriting the job.
-    await guard(() => this.jobs.doc(job.jobId).create(toDocument(job)));
+    try {
+      await guard(() => this.jobs.doc(job.jobId).create(toDocument(job)));
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 6 || (err as { cause?: { code?: unknown } }).cause?.code === 6) {
+        throw new PermanentError('already_exists', `Job ${job.jobId} already exists`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   async get(jobId: string): Promise<Job | null> {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ClientError } from '../errors';
+import { ClientError, PermanentError } from '../errors';
 import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 interface Row {
@@ -46,9 +46,16 @@ export class SqliteJobStore implements JobStore {
   }
 
   async create(job: Job): Promise<void> {
-    this.db
-      .prepare('INSERT INTO jobs (job_id, owner_uid, created_at, status, version, doc) VALUES (?, ?, ?, ?, 1, ?)')
-      .run(job.jobId, job.ownerUid, job.createdAt, job.status, JSON.stringify(job));
+    try {
+      this.db
+        .prepare('INSERT INTO jobs (job_id, owner_uid, created_at, status, version, doc) VALUES (?, ?, ?, ?, 1, ?)')
+        .run(job.jobId, job.ownerUid, job.createdAt, job.status, JSON.stringify(job));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new PermanentError('already_exists', `Job ${job.jobId} already exists`, { cause: err });
+      }
+      throw err;
+    }
     this.events.emit(job.jobId, job);
   }
 

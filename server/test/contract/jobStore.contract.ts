@@ -122,7 +122,7 @@ export function describeJobStoreContract(
       test('creating a job whose id exists fails and leaves the first one in place', async () => {
         const job = makeJob();
         await store.create(job);
-        await expect(store.create({ ...job, ownerUid: 'intruder' })).rejects.toThrow();
+        await expect(store.create({ ...job, ownerUid: 'intruder' })).rejects.toMatchObject({ code: 'already_exists' });
         expect((await store.get(job.jobId))?.ownerUid).toBe('owner-a');
       });
 
