@@ -1,5 +1,6 @@
 import { FieldPath, Timestamp, type DocumentData, type Firestore } from 'firebase-admin/firestore';
 import { ClientError, PermanentError, RetryableError } from '../errors';
+import { decodeJobCursor, encodeJobCursor } from './jobCursor';
 import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 /** The fields the Flutter app orders and displays as dates: stored as Firestore Timestamps. */
@@ -65,7 +66,8 @@ export class FirestoreJobStore implements JobStore {
 
   async listByOwner(ownerUid: string, options: { limit: number; cursor?: string | null }): Promise<JobPage> {
     const limit = Math.max(1, Math.min(Math.floor(options.limit) || 1, 100));
-    const after = decodeCursor(options.cursor);
+    const cursor = decodeJobCursor(options.cursor);
+    const after = cursor ? { createdAt: Timestamp.fromDate(new Date(cursor.createdAt)), jobId: cursor.jobId } : null;
     // The security rules let a client list only with ownerUid == its uid; the server uses the
     // same filter. Ties on createdAt are broken by the document id, descending, so a cursor of
     // [createdAt, jobId] names one exact position.
@@ -78,7 +80,7 @@ export class FirestoreJobStore implements JobStore {
     const snap = await guard(() => query.limit(limit + 1).get());
     const jobs = snap.docs.slice(0, limit).map((d) => fromDocument(d.data()));
     const last = jobs[jobs.length - 1];
-    return { jobs, nextCursor: snap.size > limit && last ? encodeCursor(last) : null };
+    return { jobs, nextCursor: snap.size > limit && last ? encodeJobCursor(last) : null };
   }
 
   async countActiveByOwner(ownerUid: string): Promise<number> {
@@ -181,25 +183,6 @@ function withoutUndefined(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = withoutUndefined(v);
   return out;
-}
-
-function encodeCursor(job: Job): string {
-  return Buffer.from(JSON.stringify([job.createdAt, job.jobId])).toString('base64url');
-}
-
-function decodeCursor(cursor: string | null | undefined): { createdAt: Timestamp; jobId: string } | null {
-  if (!cursor) return null;
-  try {
-    const [createdAt, jobId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    // A document id may not be empty or contain '/'; the SDK would throw a less useful error.
-    if (typeof createdAt === 'string' && typeof jobId === 'string' && jobId !== '' && !jobId.includes('/')) {
-      const date = new Date(createdAt);
-      if (!Number.isNaN(date.getTime())) return { createdAt: Timestamp.fromDate(date), jobId };
-    }
-  } catch {
-    // fall through to the error below
-  }
-  throw new ClientError(400, 'bad_cursor', 'The cursor is not one this server gave out');
 }
 
 async function guard<T>(operation: () => Promise<T>): Promise<T> {

@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ClientError, PermanentError } from '../errors';
+import { PermanentError } from '../errors';
+import { decodeJobCursor, encodeJobCursor } from './jobCursor';
 import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 interface Row {
@@ -66,7 +67,7 @@ export class SqliteJobStore implements JobStore {
 
   async listByOwner(ownerUid: string, options: { limit: number; cursor?: string | null }): Promise<JobPage> {
     const limit = Math.max(1, Math.min(options.limit, 100));
-    const after = decodeCursor(options.cursor);
+    const after = decodeJobCursor(options.cursor);
     const rows = (
       after
         ? this.db
@@ -81,7 +82,7 @@ export class SqliteJobStore implements JobStore {
     ) as { doc: string }[];
     const jobs = rows.slice(0, limit).map((r) => JSON.parse(r.doc) as Job);
     const last = jobs[jobs.length - 1];
-    return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+    return { jobs, nextCursor: rows.length > limit && last ? encodeJobCursor(last) : null };
   }
 
   async countActiveByOwner(ownerUid: string): Promise<number> {
@@ -149,19 +150,4 @@ export class SqliteJobStore implements JobStore {
     this.events.removeAllListeners();
     this.db.close();
   }
-}
-
-function encodeCursor(job: Job): string {
-  return Buffer.from(JSON.stringify([job.createdAt, job.jobId])).toString('base64url');
-}
-
-function decodeCursor(cursor: string | null | undefined): { createdAt: string; jobId: string } | null {
-  if (!cursor) return null;
-  try {
-    const [createdAt, jobId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && typeof jobId === 'string') return { createdAt, jobId };
-  } catch {
-    // fall through to the error below
-  }
-  throw new ClientError(400, 'bad_cursor', 'The cursor is not one this server gave out');
 }
