@@ -176,6 +176,8 @@ async function checkFile(file: string, kind: 'image' | 'audio'): Promise<Checked
 
 const tty = Boolean(process.stderr.isTTY);
 let statusLineShown = false;
+/** While "Cancel the job?" waits for an answer, the status line must not draw over it. */
+let promptOpen = false;
 
 function clearLine(): void {
   if (tty && statusLineShown) err.write('\r\x1b[2K');
@@ -184,7 +186,7 @@ function clearLine(): void {
 
 /** A line that rewrites itself on a terminal; elsewhere it is not printed (logs stay short). */
 function statusLine(text: string): void {
-  if (!tty) return;
+  if (!tty || promptOpen) return;
   const width = (process.stderr.columns || 80) - 1;
   err.write(`\r\x1b[2K${text.slice(0, width)}`);
   statusLineShown = true;
@@ -431,13 +433,16 @@ async function cancelJob(options: Options, jobId: string): Promise<string> {
 function ask(question: string): Promise<string | null> {
   return new Promise((resolve) => {
     clearLine();
+    promptOpen = true;
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
     rl.on('SIGINT', () => {
+      promptOpen = false;
       rl.close();
       err.write('\n');
       resolve(null);
     });
     rl.question(question, (answer) => {
+      promptOpen = false;
       rl.close();
       resolve(answer);
     });

@@ -392,6 +392,9 @@
     $('job').hidden = false;
     $('job-id').textContent = jobId;
     $('job-created').textContent = '';
+    $('job-progress').hidden = false;
+    $('job-failure').classList.remove('is-cancelled');
+    $('job-message').hidden = false;
     $('job-title').textContent = 'Video';
     $('job-result').hidden = true;
     $('job-download').hidden = true;
@@ -442,7 +445,8 @@
     $('job-failure-title').textContent = 'This video cannot be shown';
     $('job-error').textContent = text;
     $('job-failure').hidden = false;
-    $('job-message').textContent = '';
+    $('job-progress').hidden = true;
+    $('job-message').hidden = true;
     $('cancel').hidden = true;
     $('new-video').hidden = false;
     if (view.timer) clearInterval(view.timer);
@@ -488,11 +492,15 @@
     renderProgress(job);
     renderElapsed();
     $('job-title').textContent = 'Video for ' + (job.input.instructorName || 'instructor');
-    $('job-created').textContent = 'Started ' + new Date(job.createdAt).toLocaleString();
+    $('job-created').textContent = 'Started ' + new Date(job.createdAt).toLocaleString() + ' · ';
     const p = job.provider || {};
     $('job-provider').textContent = (p.name || '–') + (p.providerStatus ? ' · ' + p.providerStatus : '') + (p.polls ? ' · ' + p.polls + (p.polls === 1 ? ' check' : ' checks') : '');
     const terminal = TERMINAL.indexOf(job.status) >= 0;
     $('job-message').textContent = job.progress.message || '';
+    // A failed or cancelled job's last message is what the box below says in plain words.
+    $('job-message').hidden = job.status === 'failed' || job.status === 'cancelled';
+    $('job-failure').classList.toggle('is-cancelled', job.status === 'cancelled');
+    updateRecentItem(job);
     announce(job);
 
     $('cancel').hidden = terminal;
@@ -609,6 +617,18 @@
     }
   }
 
+  function recentStatusText(job) {
+    return job.status === 'processing' || job.status === 'queued' ? job.status + ' ' + Math.round(job.progress.percent) + '%' : job.status;
+  }
+
+  /** Keeps the shown job's line in the recent list in step with the live view. */
+  function updateRecentItem(job) {
+    const status = document.querySelector('#recent-list a[data-job-id="' + CSS.escape(job.jobId) + '"] .status');
+    if (!status) return;
+    status.dataset.status = job.status;
+    status.textContent = recentStatusText(job);
+  }
+
   function recentItem(job) {
     const li = document.createElement('li');
     const a = document.createElement('a');
@@ -623,7 +643,7 @@
     const status = document.createElement('span');
     status.className = 'status';
     status.dataset.status = job.status;
-    status.textContent = job.status === 'processing' || job.status === 'queued' ? job.status + ' ' + Math.round(job.progress.percent) + '%' : job.status;
+    status.textContent = recentStatusText(job);
     a.append(name, when, status);
     a.addEventListener('click', function (e) {
       if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return; // new tab: let the browser do it
