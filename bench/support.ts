@@ -316,3 +316,29 @@ export function stopChild(child: Child | undefined): Promise<void> {
     child.proc.send('close');
   });
 }
+
+/**
+ * CPU profile of this process between start() and stop(), written as a .cpuprofile file
+ * (open it in Chrome DevTools) when BENCH_PROFILE=1; otherwise does nothing.
+ */
+export async function startProfile(name: string): Promise<{ stop(): Promise<string | undefined> }> {
+  if (process.env.BENCH_PROFILE !== '1') return { stop: async () => undefined };
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<any> =>
+    new Promise((resolve, reject) => session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await post('Profiler.stop');
+      session.disconnect();
+      const file = path.join(process.cwd(), 'test-artifacts', `bench-${name}.cpuprofile`);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.writeFile(file, JSON.stringify(profile));
+      return file;
+    },
+  };
+}

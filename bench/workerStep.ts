@@ -10,6 +10,7 @@ import {
   InstantProvider,
   machineLoad,
   readCpuMs,
+  startProfile,
   fmt,
   percentile,
   postMultipart,
@@ -88,7 +89,10 @@ export const DEFAULT_SCENARIOS: WorkerScenario[] = [
  */
 export async function runWorkerStepBench(options: WorkerStepBenchOptions = {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  for (const scenario of options.scenarios ?? DEFAULT_SCENARIOS) rows.push(...(await runScenario(options, scenario)));
+  // BENCH_SCENARIOS=steady-separate,burst-embedded picks some of the defaults (for profiling).
+  const picked = process.env.BENCH_SCENARIOS?.split(',');
+  const defaults = picked ? DEFAULT_SCENARIOS.filter((s) => picked.includes(`${s.pattern}-${s.placement}`)) : DEFAULT_SCENARIOS;
+  for (const scenario of options.scenarios ?? defaults) rows.push(...(await runScenario(options, scenario)));
   return rows;
 }
 
@@ -150,6 +154,7 @@ async function runScenario(options: WorkerStepBenchOptions, scenario: WorkerScen
     // Unlike latency it hardly depends on what else the shared machine is doing.
     let cpu0 = process.cpuUsage();
     let emulatorCpu0 = emulatorChild ? readCpuMs(emulatorChild.pid) ?? 0 : 0;
+    const profile = await startProfile(`worker-${pattern}-${placement}`);
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
     const started = performance.now();
@@ -183,6 +188,8 @@ async function runScenario(options: WorkerStepBenchOptions, scenario: WorkerScen
     const wallSec = (performance.now() - started) / 1000;
     timer.stop();
     loopDelay.disable();
+    const profileFile = await profile.stop();
+    if (profileFile) log(`CPU profile: ${path.relative(process.cwd(), profileFile)}`);
     const cpu = process.cpuUsage(cpu0);
     const serviceCpuMs = (cpu.user + cpu.system) / 1000;
     const emulatorCpuMs = emulatorChild ? (readCpuMs(emulatorChild.pid) ?? 0) - emulatorCpu0 : 0;
