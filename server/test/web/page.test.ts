@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import { ClientError } from '../../src/errors';
 import { makeBigFile, makeCorruptFile, makeTestAudio, makeTestImage, probe } from '../support/media';
 import { startTestStack, type TestStack } from '../support/stack';
 import { ARTIFACTS, launchBrowser } from './browser';
@@ -174,6 +175,53 @@ describe('the web page', () => {
     expect(new URL(page.url()).search).toBe('');
     await expect(page.getByLabel('Instructor name').inputValue()).resolves.toBe('Ana Broken');
     await expect(page.locator('#image').evaluate((i: any) => i.files?.[0]?.name)).resolves.toBe('broken.jpg');
+    await page.close();
+  });
+});
+
+describe('the web page with a sign-in token', () => {
+  let secured: TestStack;
+  const seenAuth: string[] = [];
+  beforeAll(async () => {
+    secured = await startTestStack({
+      overrides: {
+        // Stands in for Firebase ID token checks: one good token, everything else refused.
+        authenticate: async (req) => {
+          const header = req.header('authorization') ?? '';
+          seenAuth.push(`${req.method} ${req.path} ${header}`);
+          if (header !== 'Bearer good-token') throw new ClientError(401, 'unauthenticated', 'Sign in first');
+          return { uid: 'alice', isDefault: false };
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await secured?.close();
+  });
+
+  test('when localStorage.idToken is set, the upload, the live progress and the video all carry it', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(secured.baseUrl + '/');
+    // Without the token the server refuses, and the page says why.
+    await page.locator('#recent-error', { hasText: 'Sign in first' }).waitFor();
+    await expect(page.locator('#recent-error').textContent()).resolves.toBe('Could not load recent videos: Sign in first');
+    await page.evaluate(`localStorage.setItem('idToken', 'good-token')`);
+    seenAuth.length = 0;
+    await page.reload();
+    await fillForm(page, { image, audio });
+    await page.getByRole('button', { name: 'Make the video' }).click();
+    await page.waitForURL(/\?job=/);
+    await page.locator('#job-status', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
+    await page.waitForFunction(`document.getElementById('job-video').readyState >= 1`, null, { timeout: 15_000 });
+    const duration = await page.locator('#job-video').evaluate((v: any) => v.duration as number);
+    expect(Math.abs(duration - AUDIO_SECONDS)).toBeLessThan(0.3);
+    // The video plays from memory: <video src> cannot send a header.
+    await expect(page.locator('#job-video').getAttribute('src')).resolves.toMatch(/^blob:/);
+
+    const paths = seenAuth.map((s) => s.split(' ').slice(0, 2).join(' '));
+    expect(paths).toEqual(expect.arrayContaining(['POST /generate-with-tasks', 'GET /jobs', expect.stringMatching(/^GET \/jobs\/.+\/events$/), expect.stringMatching(/^GET \/jobs\/.+\/video$/)]));
+    expect(seenAuth.every((s) => s.endsWith('Bearer good-token'))).toBe(true);
+    await page.evaluate(`localStorage.removeItem('idToken')`);
     await page.close();
   });
 });
