@@ -181,23 +181,6 @@ export async function postMultipart(
   return { ...res, bytesSent: length };
 }
 
-/** Small JSON POST/GET helper over loopback. */
-export async function httpJson(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; json: any }> {
-  const res = await fetch(url, {
-    method: init.method ?? 'GET',
-    headers: { ...(init.body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...init.headers },
-    body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json };
-}
-
 /** A running request timer; see {@link timeRequests}. */
 export interface RequestTimer {
   /** Highest number of timed requests in progress at once. */
@@ -241,7 +224,6 @@ function tinyVideo(): Readable {
  */
 export class InstantProvider implements AvatarProvider {
   readonly name = 'bench-instant';
-  private nextId = 0;
   readonly calls = { createAvatar: 0, createVideo: 0, getVideo: 0, openVideo: 0 };
 
   constructor(private readonly isDone: (videoId: string, getVideoCalls: number) => boolean) {}
@@ -254,7 +236,6 @@ export class InstantProvider implements AvatarProvider {
 
   async createVideo(_avatarId: string, _audio: MediaRef, key: string): Promise<{ videoId: string }> {
     this.calls.createVideo++;
-    this.nextId++;
     return { videoId: `video-${key}` };
   }
 
@@ -292,7 +273,12 @@ export interface Child {
  */
 export function startChild(script: string, env: NodeJS.ProcessEnv): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const proc = fork(path.join(__dirname, script), [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // BENCH_PROFILE=1: each child writes a CPU profile of its whole life when it exits.
+    const execArgv =
+      process.env.BENCH_PROFILE === '1'
+        ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${path.join(process.cwd(), 'test-artifacts', 'profiles')}`]
+        : process.execArgv;
+    const proc = fork(path.join(__dirname, script), [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const timer = setTimeout(() => reject(new Error(`${script} did not start within 60 s`)), 60_000);
     proc.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
     proc.on('message', (m: { ready?: boolean; url?: string; pid?: number } & Record<string, unknown>) => {

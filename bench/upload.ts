@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCloudTasksEmulator } from '../server/src/local/cloudTasksEmulator';
 import { makeBigFile, makeTestAudio, makeTestImage } from '../server/test/support/media';
-import { MB, RssSampler, fmt, median, postMultipart, removeDir, sleep, startChild, steadyRss, stopChild, type BenchRow, type Child, type FilePart } from './support';
+import { MB, RssSampler, readCpuMs, fmt, median, postMultipart, removeDir, sleep, startChild, steadyRss, stopChild, type BenchRow, type Child, type FilePart } from './support';
 
 /** Options of {@link runUploadBench}. */
 export interface UploadBenchOptions {
@@ -24,6 +24,8 @@ interface RunResult {
   mbPerSec: number;
   statuses: Record<string, number>;
   peakRss: number;
+  /** CPU time the server process used for the run, per MB received. */
+  cpuMsPerMB: number;
 }
 
 /**
@@ -104,6 +106,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     const runOnce = async (which: 'plain' | 'service', round: number): Promise<RunResult> => {
       const target = which === 'plain' ? plain! : service!;
       const sampler = new RssSampler(target.pid, 20).start();
+      const cpu0 = readCpuMs(target.pid) ?? 0;
       const start = performance.now();
       const results = await Promise.all(
         Array.from({ length: concurrency }, (_, i) =>
@@ -117,13 +120,14 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
       );
       const ms = performance.now() - start;
       sampler.stop();
+      const cpuMs = (readCpuMs(target.pid) ?? 0) - cpu0;
       const bytes = results.reduce((n, r) => n + r.bytesSent, 0);
       const statuses: Record<string, number> = {};
       for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       const bad = results.find((r) => r.status !== 202);
       if (bad) log(`upload: ${which} answered ${bad.status}: ${bad.body.slice(0, 300)}`);
-      const result: RunResult = { server: which, bytes, ms, mbPerSec: bytes / MB / (ms / 1000), statuses, peakRss: sampler.peak() };
-      log(`upload: round ${round} ${which.padEnd(7)} ${fmt(bytes / MB, 0)} MB in ${fmt(ms, 0)} ms = ${fmt(result.mbPerSec)} MB/s, peak RSS ${fmt(result.peakRss / MB)} MB`);
+      const result: RunResult = { server: which, bytes, ms, mbPerSec: bytes / MB / (ms / 1000), statuses, peakRss: sampler.peak(), cpuMsPerMB: cpuMs / (bytes / MB) };
+      log(`upload: round ${round} ${which.padEnd(7)} ${fmt(bytes / MB, 0)} MB in ${fmt(ms, 0)} ms = ${fmt(result.mbPerSec)} MB/s, server CPU ${fmt(result.cpuMsPerMB, 2)} ms/MB, peak RSS ${fmt(result.peakRss / MB)} MB`);
       // Keep the disk small between runs; both servers are idle now.
       await removeDir(path.join(dataDir, 'blobs', 'uploads'));
       for (const f of await fs.readdir(plainDir)) await fs.rm(path.join(plainDir, f), { force: true });
@@ -170,9 +174,11 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
         pass: ratio >= 0.7 && allAccepted,
         detail: {
           serviceMBps: serviceMbps,
+          serviceCpuMsPerMB: median(serviceRuns.map((r) => r.cpuMsPerMB)),
+          plainCpuMsPerMB: median(plainRuns.map((r) => r.cpuMsPerMB)),
           plainMBps: plainMbps,
           ratio,
-          runs: runs.map((r) => ({ server: r.server, MB: r.bytes / MB, ms: r.ms, MBps: r.mbPerSec, statuses: r.statuses, peakRssMB: r.peakRss / MB })),
+          runs: runs.map((r) => ({ server: r.server, MB: r.bytes / MB, ms: r.ms, MBps: r.mbPerSec, cpuMsPerMB: r.cpuMsPerMB, statuses: r.statuses, peakRssMB: r.peakRss / MB })),
         },
       },
     ];
