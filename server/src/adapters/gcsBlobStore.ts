@@ -75,7 +75,7 @@ export class GcsBlobStore implements BlobStore {
       stream.destroy();
       throw toStoreError(err, key);
     }
-    const meter = new MeteredStream(options.maxBytes);
+    const meter = new MeteredStream(options.maxBytes, { sha256: options.sha256 });
     let sourceError: unknown;
     stream.once('error', (err) => {
       sourceError = err;

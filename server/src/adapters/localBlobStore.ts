@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
@@ -11,12 +11,19 @@ export function formatBytes(bytes: number): string {
   return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
 }
 
-/** Counts and hashes bytes as they pass; fails the stream once `maxBytes` is exceeded. */
+/**
+ * Counts (and unless told not to, hashes) bytes as they pass; fails the stream once
+ * `maxBytes` is exceeded.
+ */
 export class MeteredStream extends Transform {
   bytes = 0;
-  private readonly hash = createHash('sha256');
-  constructor(private readonly maxBytes: number = Number.POSITIVE_INFINITY) {
+  private readonly hash: Hash | null;
+  constructor(
+    private readonly maxBytes: number = Number.POSITIVE_INFINITY,
+    options: { sha256?: boolean } = {},
+  ) {
     super();
+    this.hash = options.sha256 === false ? null : createHash('sha256');
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
@@ -24,11 +31,12 @@ export class MeteredStream extends Transform {
       done(new ClientError(413, 'file_too_large', `The file is larger than the limit of ${formatBytes(this.maxBytes)}`));
       return;
     }
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     done(null, chunk);
   }
-  digest(): string {
-    return this.hash.digest('hex');
+  /** The hex SHA-256 of everything that passed, or null when hashing was turned off. */
+  digest(): string | null {
+    return this.hash ? this.hash.digest('hex') : null;
   }
 }
 
@@ -61,7 +69,7 @@ export class LocalBlobStore implements BlobStore {
     const target = this.localPath(key);
     await fs.mkdir(path.dirname(target), { recursive: true });
     const temp = `${target}.${randomUUID()}.part`;
-    const meter = new MeteredStream(options.maxBytes);
+    const meter = new MeteredStream(options.maxBytes, { sha256: options.sha256 });
     try {
       await pipeline(stream, meter, createWriteStream(temp));
       // The sidecar is rewritten on every put, so an overwrite never keeps an old content type.

@@ -24,6 +24,15 @@ export class SqliteJobStore implements JobStore {
   private readonly events = new EventEmitter();
   private readonly pollMs: number;
   private closed = false;
+  /** Statements are prepared once: preparing on every call costs more than running them. */
+  private readonly sql: {
+    insert: Database.Statement;
+    select: Database.Statement;
+    write: Database.Statement;
+    countActive: Database.Statement;
+    firstPage: Database.Statement;
+    nextPage: Database.Statement;
+  };
 
   constructor(options: { file: string; pollMs?: number }) {
     if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
@@ -42,15 +51,24 @@ export class SqliteJobStore implements JobStore {
       );
       CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner_uid, created_at DESC, job_id DESC);
     `);
+    this.sql = {
+      insert: this.db.prepare('INSERT INTO jobs (job_id, owner_uid, created_at, status, version, doc) VALUES (?, ?, ?, ?, 1, ?)'),
+      select: this.db.prepare('SELECT doc, version FROM jobs WHERE job_id = ?'),
+      write: this.db.prepare('UPDATE jobs SET doc = ?, status = ?, version = version + 1 WHERE job_id = ?'),
+      countActive: this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE owner_uid = ? AND status IN ('queued', 'processing')"),
+      firstPage: this.db.prepare('SELECT doc FROM jobs WHERE owner_uid = ? ORDER BY created_at DESC, job_id DESC LIMIT ?'),
+      nextPage: this.db.prepare(
+        `SELECT doc FROM jobs WHERE owner_uid = ? AND (created_at < ? OR (created_at = ? AND job_id < ?))
+         ORDER BY created_at DESC, job_id DESC LIMIT ?`,
+      ),
+    };
     this.pollMs = options.pollMs ?? 500;
     this.events.setMaxListeners(0);
   }
 
   async create(job: Job): Promise<void> {
     try {
-      this.db
-        .prepare('INSERT INTO jobs (job_id, owner_uid, created_at, status, version, doc) VALUES (?, ?, ?, ?, 1, ?)')
-        .run(job.jobId, job.ownerUid, job.createdAt, job.status, JSON.stringify(job));
+      this.sql.insert.run(job.jobId, job.ownerUid, job.createdAt, job.status, JSON.stringify(job));
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new PermanentError('already_exists', `Job ${job.jobId} already exists`, { cause: err });
@@ -61,24 +79,17 @@ export class SqliteJobStore implements JobStore {
   }
 
   async get(jobId: string): Promise<Job | null> {
-    const row = this.db.prepare('SELECT doc, version FROM jobs WHERE job_id = ?').get(jobId) as Row | undefined;
+    const row = this.sql.select.get(jobId) as Row | undefined;
     return row ? (JSON.parse(row.doc) as Job) : null;
   }
 
   async listByOwner(ownerUid: string, options: { limit: number; cursor?: string | null }): Promise<JobPage> {
-    const limit = Math.max(1, Math.min(options.limit, 100));
+    const limit = Math.max(1, Math.min(Math.floor(options.limit) || 1, 100));
     const after = decodeJobCursor(options.cursor);
     const rows = (
       after
-        ? this.db
-            .prepare(
-              `SELECT doc FROM jobs WHERE owner_uid = ? AND (created_at < ? OR (created_at = ? AND job_id < ?))
-               ORDER BY created_at DESC, job_id DESC LIMIT ?`,
-            )
-            .all(ownerUid, after.createdAt, after.createdAt, after.jobId, limit + 1)
-        : this.db
-            .prepare('SELECT doc FROM jobs WHERE owner_uid = ? ORDER BY created_at DESC, job_id DESC LIMIT ?')
-            .all(ownerUid, limit + 1)
+        ? this.sql.nextPage.all(ownerUid, after.createdAt, after.createdAt, after.jobId, limit + 1)
+        : this.sql.firstPage.all(ownerUid, limit + 1)
     ) as { doc: string }[];
     const jobs = rows.slice(0, limit).map((r) => JSON.parse(r.doc) as Job);
     const last = jobs[jobs.length - 1];
@@ -86,15 +97,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   async countActiveByOwner(ownerUid: string): Promise<number> {
-    const row = this.db
-      .prepare("SELECT COUNT(*) AS n FROM jobs WHERE owner_uid = ? AND status IN ('queued', 'processing')")
-      .get(ownerUid) as { n: number };
+    const row = this.sql.countActive.get(ownerUid) as { n: number };
     return row.n;
   }
 
   async update(jobId: string, mutate: JobMutation): Promise<UpdateResult> {
-    const select = this.db.prepare('SELECT doc, version FROM jobs WHERE job_id = ?');
-    const write = this.db.prepare('UPDATE jobs SET doc = ?, status = ?, version = version + 1 WHERE job_id = ?');
+    const { select, write } = this.sql;
     const run = this.db.transaction((): UpdateResult => {
       const row = select.get(jobId) as Row | undefined;
       if (!row) return { job: null, changed: false };
@@ -112,7 +120,7 @@ export class SqliteJobStore implements JobStore {
   watch(jobId: string, onSnapshot: (job: Job) => void, onError?: (err: Error) => void): Unsubscribe {
     let lastVersion = -1;
     let stopped = false;
-    const versionOf = this.db.prepare('SELECT doc, version FROM jobs WHERE job_id = ?');
+    const versionOf = this.sql.select;
     const check = (): void => {
       if (stopped || this.closed) return;
       try {

@@ -11,7 +11,6 @@ export interface StoredUpload {
   key: string;
   mime: string;
   bytes: number;
-  sha256: string;
 }
 
 export interface UploadLimits {
@@ -135,8 +134,8 @@ export class BlobStorageEngine implements StorageEngine {
     const source = ended ? Readable.from([head]) : file.stream;
     const maxBytes = spec.limit(this.limits);
     try {
-      const result = await this.blobs.putStream(key, source, { maxBytes, contentType: type.mime });
-      const stored: StoredUpload = { field, key, mime: type.mime, bytes: result.bytes, sha256: result.sha256 };
+      const result = await this.blobs.putStream(key, source, { maxBytes, contentType: type.mime, sha256: false });
+      const stored: StoredUpload = { field, key, mime: type.mime, bytes: result.bytes };
       ctx.stored.set(field, stored);
       return stored;
     } catch (err) {

@@ -9,11 +9,17 @@ export interface PutOptions {
   /** Refuse (and leave nothing behind) when the stream is longer than this. */
   maxBytes?: number;
   contentType?: string;
+  /**
+   * Compute the SHA-256 of the bytes (default true). Uploads turn it off: hashing every
+   * uploaded byte costs more CPU than the rest of the upload path and nothing reads it.
+   */
+  sha256?: boolean;
 }
 
 export interface PutResult {
   bytes: number;
-  sha256: string;
+  /** Null when the put asked for no hash. */
+  sha256: string | null;
   contentType: string | null;
 }
 

@@ -96,6 +96,13 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<Blo
       expect(back.equals(data)).toBe(true);
     });
 
+    test('a put that asks for no hash stores the same bytes and reports no SHA-256', async () => {
+      const data = bytesOf(70 * 1024);
+      const result = await fx.store.putStream('uploads/u1/nohash.bin', Readable.from([data]), { sha256: false, maxBytes: data.length });
+      expect(result).toMatchObject({ bytes: data.length, sha256: null });
+      expect((await readAll(await fx.store.openRead('uploads/u1/nohash.bin'))).equals(data)).toBe(true);
+    });
+
     test('an empty stream is stored as an empty object', async () => {
       const result = await fx.store.putStream('empty.txt', Readable.from([]));
       expect(result).toMatchObject({ bytes: 0, sha256: sha256(Buffer.alloc(0)) });
