@@ -41,6 +41,25 @@ export class MeteredStream extends Transform {
 }
 
 /**
+ * The same metering as {@link MeteredStream}, done by watching the source's chunks instead of
+ * adding a stream stage: one stage fewer per chunk is measurably faster for big uploads. An
+ * oversized source is destroyed with the 413 error, which fails the pipeline it feeds.
+ */
+export function watchBytes(source: Readable, maxBytes = Number.POSITIVE_INFINITY, options: { sha256?: boolean } = {}) {
+  const hash = options.sha256 === false ? null : createHash('sha256');
+  const meter = { bytes: 0, digest: (): string | null => (hash ? hash.digest('hex') : null) };
+  source.on('data', (chunk: Buffer) => {
+    meter.bytes += chunk.length;
+    if (meter.bytes > maxBytes) {
+      source.destroy(new ClientError(413, 'file_too_large', `The file is larger than the limit of ${formatBytes(maxBytes)}`));
+      return;
+    }
+    hash?.update(chunk);
+  });
+  return meter;
+}
+
+/**
  * Blobs as files under `rootDir`. Writes go to a temporary name and are renamed into place
  * only when complete, so a reader never sees half a file and a failed upload leaves nothing.
  * Content types are kept in a small sidecar file.
@@ -69,9 +88,9 @@ export class LocalBlobStore implements BlobStore {
     const target = this.localPath(key);
     await fs.mkdir(path.dirname(target), { recursive: true });
     const temp = `${target}.${randomUUID()}.part`;
-    const meter = new MeteredStream(options.maxBytes, { sha256: options.sha256 });
+    const meter = watchBytes(stream, options.maxBytes, { sha256: options.sha256 });
     try {
-      await pipeline(stream, meter, createWriteStream(temp));
+      await pipeline(stream, createWriteStream(temp, { highWaterMark: 256 * 1024 }));
       // The sidecar is rewritten on every put, so an overwrite never keeps an old content type.
       await fs.writeFile(`${target}.meta.json`, JSON.stringify({ contentType: options.contentType ?? null }));
       await fs.rename(temp, target);
