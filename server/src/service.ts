@@ -123,6 +123,11 @@ function listen(server: http.Server, port: number, host: string): Promise<number
  */
 export async function startService(config: AppConfig, logger: Logger, overrides: ServiceOverrides = {}): Promise<RunningService> {
   const server = http.createServer();
+  // Requests that arrive before the app is built (the port is open a moment earlier, and Cloud
+  // Run sends traffic as soon as it is) are held and replayed, not left unanswered.
+  let handle: http.RequestListener | undefined;
+  const early: [http.IncomingMessage, http.ServerResponse][] = [];
+  server.on('request', (req, res) => (handle ? handle(req, res) : early.push([req, res])));
   // Upload bodies can take a while on slow phones; SSE streams stay open for the job's life.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -131,6 +136,30 @@ export async function startService(config: AppConfig, logger: Logger, overrides:
   const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${localHost === '::1' ? '[::1]' : localHost}:${port}`;
 
+  try {
+    return await assemble(config, logger, overrides, server, port, url, (app) => {
+      handle = app;
+      for (const [req, res] of early.splice(0)) app(req, res);
+    });
+  } catch (err) {
+    // Nothing will serve the held requests: answer them, and free the port.
+    for (const [, res] of early.splice(0)) res.writeHead(503, { 'content-type': 'application/json' }).end(
+      JSON.stringify({ success: false, error: { code: 'starting_failed', message: 'The service failed to start' } }),
+    );
+    server.close();
+    throw err;
+  }
+}
+
+async function assemble(
+  config: AppConfig,
+  logger: Logger,
+  overrides: ServiceOverrides,
+  server: http.Server,
+  port: number,
+  url: string,
+  serve: (app: http.RequestListener) => void,
+): Promise<RunningService> {
   const store = await buildJobStore(config);
   const blobs = await buildBlobStore(config, logger);
   const provider = overrides.provider ?? (await buildProvider(config, blobs, logger));
@@ -205,7 +234,7 @@ export async function startService(config: AppConfig, logger: Logger, overrides:
     heartbeatMs: overrides.heartbeatMs,
     extraRoutes: [webRoutes({ limits: config.limits })],
   };
-  server.on('request', createApp(appDeps));
+  serve(createApp(appDeps));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
