@@ -34,6 +34,8 @@ export interface RunningService {
 /** Options tests use to swap a piece or observe the stack. */
 export interface ServiceOverrides {
   provider?: AvatarProvider;
+  /** A ready blob store (tests pass a GcsBlobStore pointed at the local GCS server). */
+  blobs?: BlobStore;
   authenticate?: Authenticate;
   authenticateWorker?: AuthenticateWorker;
   heartbeatMs?: number;
@@ -161,7 +163,7 @@ async function assemble(
   serve: (app: http.RequestListener) => void,
 ): Promise<RunningService> {
   const store = await buildJobStore(config);
-  const blobs = await buildBlobStore(config, logger);
+  const blobs = overrides.blobs ?? (await buildBlobStore(config, logger));
   const provider = overrides.provider ?? (await buildProvider(config, blobs, logger));
 
   let emulator: CloudTasksEmulator | undefined;
