@@ -15,8 +15,8 @@ const SEVERITY: Record<string, string> = {
 
 export type { Logger };
 
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
-  return pino({
+export function createLogger(options: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
+  const opts: pino.LoggerOptions = {
     name: options.name,
     level: options.level ?? 'info',
     messageKey: 'message',
@@ -32,7 +32,8 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
       paths: ['apiKey', '*.apiKey', 'headers.authorization', 'headers["x-api-key"]', '*.headers["x-api-key"]', 'authorization', 'token'],
       censor: '[redacted]',
     },
-  });
+  };
+  return options.destination ? pino(opts, options.destination) : pino(opts);
 }
 
 /** The trace field Cloud Logging uses to group a request's lines. */

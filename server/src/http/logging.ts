@@ -20,6 +20,8 @@ export function requestLogging(logger: Logger, projectId?: string): RequestHandl
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const line = {
         message: `${req.method} ${req.originalUrl} ${res.statusCode}`,
+        // Routes that know the job put its id here, so a job's lines can be found together.
+        jobId: typeof res.locals.jobId === 'string' ? res.locals.jobId : undefined,
         httpRequest: {
           requestMethod: req.method,
           requestUrl: req.originalUrl,

@@ -53,6 +53,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
 
   router.post('/generate-with-tasks', authMiddleware(deps.authenticate), async (req, res, next) => {
     const jobId = randomUUID();
+    res.locals.jobId = jobId;
     req.upload = { jobId, startedKeys: new Set(), stored: new Map() };
     try {
       if (!req.is('multipart/form-data')) {

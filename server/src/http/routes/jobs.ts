@@ -21,6 +21,7 @@ const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
 /** The caller's job, or 404: another owner's job is indistinguishable from a missing one. */
 async function ownedJob(store: JobStore, req: Request): Promise<Job> {
   const jobId = String(req.params.jobId);
+  req.res!.locals.jobId = jobId;
   const job = JOB_ID.test(jobId) ? await store.get(jobId) : null;
   if (!job || job.ownerUid !== req.caller!.uid) throw new ClientError(404, 'job_not_found', `No job ${jobId}`);
   return job;

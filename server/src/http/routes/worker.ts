@@ -24,6 +24,7 @@ export function workerRoutes(deps: { pipeline: PipelineDeps; authenticateWorker:
       if (!parsed.success) {
         throw new ClientError(400, 'bad_task', `The task body must be {jobId, stepSeq}: ${parsed.error.issues[0]!.message}`);
       }
+      res.locals.jobId = parsed.data.jobId;
       const retryCount = Number(req.header('x-cloudtasks-taskretrycount') ?? '0');
       const result = await advanceJob(deps.pipeline, parsed.data, {
         retryCount: Number.isFinite(retryCount) ? retryCount : 0,
