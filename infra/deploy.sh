@@ -278,10 +278,12 @@ fi
 run gc run services add-iam-policy-binding "$WORKER_SERVICE" --region="$REGION" \
   --member="serviceAccount:${TASKS_SA}" --role=roles/run.invoker --format=none
 
-# The api streams SSE for a job's whole life: allow Cloud Run's longest request.
+# The api streams SSE for a job's whole life: allow Cloud Run's longest request. Uploads reach
+# 40 MB (10 MB photo + 30 MB audio) and Cloud Run refuses HTTP/1 requests over 32 MiB, so the api
+# runs HTTP/2 end-to-end (--use-http2) and the container speaks h2c (HTTP2_CLEARTEXT=true).
 run gc run deploy "$API_SERVICE" "${common_flags[@]}" \
-  --set-env-vars="SERVICE_ROLE=api,${common_env},$(worker_env "$worker_base")" \
-  --allow-unauthenticated --timeout=3600 --concurrency=80 --max-instances="$MAX_INSTANCES"
+  --set-env-vars="SERVICE_ROLE=api,HTTP2_CLEARTEXT=true,${common_env},$(worker_env "$worker_base")" \
+  --allow-unauthenticated --use-http2 --timeout=3600 --concurrency=80 --max-instances="$MAX_INSTANCES"
 
 api_url="$(read_value gc run services describe "$API_SERVICE" --region="$REGION" --format='value(status.url)')"
 cat <<EOF

@@ -34,6 +34,14 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PUBLIC_URL: optionalUrl,
+  /**
+   * Serve HTTP/2 cleartext (h2c) on PORT. Cloud Run refuses HTTP/1 requests over 32 MiB; with
+   * HTTP/2 end-to-end (`--use-http2`) 40 MB uploads pass. The api service turns this on.
+   */
+  HTTP2_CLEARTEXT: z
+    .enum(['true', 'false', '1', '0', ''])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
 
   GOOGLE_CLOUD_PROJECT: optionalString,
   CLOUD_TASKS_LOCATION: optionalString,
@@ -82,6 +90,8 @@ export type ServiceRole = Env['SERVICE_ROLE'];
 export interface AppConfig {
   port: number;
   host: string;
+  /** Public port speaks h2c (Cloud Run HTTP/2 end-to-end) instead of HTTP/1. */
+  http2Cleartext: boolean;
   role: ServiceRole;
   dataDir: string;
   logLevel: Env['LOG_LEVEL'];
@@ -187,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     port: e.PORT,
     host: e.HOST,
+    http2Cleartext: e.HTTP2_CLEARTEXT,
     role: e.SERVICE_ROLE,
     dataDir,
     logLevel: e.LOG_LEVEL,

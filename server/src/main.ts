@@ -19,13 +19,13 @@ async function main(): Promise<void> {
   const service = await startService(config, logger);
   const publicUrl = config.publicUrl ?? `http://localhost:${service.port}`;
   logger.info({
-    message: `listening on ${publicUrl} (role ${config.role}, store ${config.jobStore.kind}, blobs ${config.blobStore.kind}, tasks ${config.tasks.kind}, provider ${config.provider.kind})`,
+    message: `listening on ${publicUrl}${config.http2Cleartext ? ' (HTTP/2 cleartext)' : ''} (role ${config.role}, store ${config.jobStore.kind}, blobs ${config.blobStore.kind}, tasks ${config.tasks.kind}, provider ${config.provider.kind})`,
     url: publicUrl,
     dataDir: config.jobStore.kind === 'sqlite' ? config.dataDir : undefined,
   });
   if (config.role !== 'worker') {
     logger.info({
-      message: `try it: curl -X POST ${publicUrl}/generate-with-tasks -F image=@face.jpg -F audio=@voice.wav -F instructorName=Kim -F instructorBio=Teacher`,
+      message: `try it: curl${config.http2Cleartext ? ' --http2-prior-knowledge' : ''} -X POST ${publicUrl}/generate-with-tasks -F image=@face.jpg -F audio=@voice.wav -F instructorName=Kim -F instructorBio=Teacher`,
     });
   }
 

@@ -6,6 +6,7 @@ import { LocalBlobStore } from './adapters/localBlobStore';
 import { SqliteJobStore } from './adapters/sqliteJobStore';
 import type { AppConfig } from './config';
 import { createApp, type AppDeps } from './http/app';
+import { startH2cBridge, type H2cBridge } from './http/h2cBridge';
 import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
 import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
@@ -19,7 +20,9 @@ import type { JobStore } from './ports/jobStore';
 
 /** A running service: its URL and how to stop it. */
 export interface RunningService {
+  /** The app's HTTP/1 URL (on loopback when the public port speaks h2c). */
   url: string;
+  /** The public port (the h2c port when HTTP2_CLEARTEXT is on). */
   port: number;
   server: http.Server;
   store: JobStore;
@@ -134,12 +137,23 @@ export async function startService(config: AppConfig, logger: Logger, overrides:
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
-  const port = await listen(server, config.port, config.host);
-  const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${localHost === '::1' ? '[::1]' : localHost}:${port}`;
+  let bridge: H2cBridge | undefined;
+  let port: number;
+  let url: string;
+  if (config.http2Cleartext) {
+    // The app speaks HTTP/1 on loopback; the public port speaks h2c (see h2cBridge.ts).
+    const internal = await listen(server, 0, '127.0.0.1');
+    url = `http://127.0.0.1:${internal}`;
+    bridge = await startH2cBridge({ host: config.host, port: config.port, target: { host: '127.0.0.1', port: internal } });
+    port = bridge.port;
+  } else {
+    port = await listen(server, config.port, config.host);
+    const localHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    url = `http://${localHost === '::1' ? '[::1]' : localHost}:${port}`;
+  }
 
   try {
-    return await assemble(config, logger, overrides, server, port, url, (app) => {
+    return await assemble(config, logger, overrides, server, port, url, bridge, (app) => {
       handle = app;
       for (const [req, res] of early.splice(0)) app(req, res);
     });
@@ -149,6 +163,7 @@ export async function startService(config: AppConfig, logger: Logger, overrides:
       JSON.stringify({ success: false, error: { code: 'starting_failed', message: 'The service failed to start' } }),
     );
     server.close();
+    await bridge?.close();
     throw err;
   }
 }
@@ -160,6 +175,7 @@ async function assemble(
   server: http.Server,
   port: number,
   url: string,
+  bridge: H2cBridge | undefined,
   serve: (app: http.RequestListener) => void,
 ): Promise<RunningService> {
   const store = await buildJobStore(config);
@@ -242,11 +258,13 @@ async function assemble(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       // Stop accepting; idle keep-alive sockets go now, busy ones when their request ends.
+      const bridgeClosed = bridge?.close();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([drained, grace]);
       server.closeAllConnections();
+      await bridgeClosed;
       await emulator?.close();
       await queue.close().catch(() => undefined);
       await provider.close?.();

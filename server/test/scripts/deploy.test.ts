@@ -108,8 +108,11 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     const api = changes[apiDeploy]!;
     expect(api.split(' ')).toContain('--allow-unauthenticated');
     expect(api.split(' ')).toContain(`--image=${IMAGE}`);
+    // Uploads reach 40 MB; Cloud Run refuses HTTP/1 requests over 32 MiB.
+    expect(api.split(' ')).toContain('--use-http2');
     expect(envVarsOf(api)).toMatchObject({
       SERVICE_ROLE: 'api',
+      HTTP2_CLEARTEXT: 'true',
       WORKER_URL: `${WORKER_BASE}/worker/process-avatar`,
       WORKER_AUDIENCE: WORKER_BASE,
       TASKS_SERVICE_ACCOUNT: 'avatar-tasks@demo-proj.iam.gserviceaccount.com',
