@@ -48,6 +48,12 @@ const EnvSchema = z.object({
   CLOUD_TASKS_QUEUE: z.string().default('video-generation-queue'),
   /** host:port of a Cloud Tasks emulator to use instead of the embedded one or Google's. */
   CLOUD_TASKS_EMULATOR_HOST: optionalString,
+  /**
+   * embedded | emulator | cloud. Defaults: `emulator` with CLOUD_TASKS_EMULATOR_HOST, `cloud`
+   * with GOOGLE_CLOUD_PROJECT, else `embedded`. `embedded` with a project lets the local stack
+   * write to the Firestore emulator (the Flutter app's development loop).
+   */
+  TASKS: z.enum(['embedded', 'emulator', 'cloud']).optional(),
   /** Port of the embedded Cloud Tasks emulator (0: any free port). */
   TASKS_EMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   WORKER_URL: optionalUrl,
@@ -153,7 +159,8 @@ export class ConfigError extends Error {
  * probe the cloud metadata server (there is none; the probe only slows the start and warns).
  */
 export function applyProcessDefaults(config: AppConfig, env: NodeJS.ProcessEnv = process.env): void {
-  if (!config.projectId && env.METADATA_SERVER_DETECTION === undefined) env.METADATA_SERVER_DETECTION = 'none';
+  const offCloud = !config.projectId || config.tasks.kind !== 'cloud';
+  if (offCloud && env.METADATA_SERVER_DETECTION === undefined) env.METADATA_SERVER_DETECTION = 'none';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -173,7 +180,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const jobStoreKind = e.JOB_STORE ?? (cloud ? 'firestore' : 'sqlite');
   const blobKind = e.BLOB_STORE ?? (e.GCS_BUCKET ? 'gcs' : 'local');
   const providerKind = e.PROVIDER ?? (e.VISIONSTORY_API_KEY ? 'visionstory' : 'local');
-  const tasksKind = e.CLOUD_TASKS_EMULATOR_HOST ? 'emulator' : cloud ? 'cloud' : 'embedded';
+  const tasksKind = e.TASKS ?? (e.CLOUD_TASKS_EMULATOR_HOST ? 'emulator' : cloud ? 'cloud' : 'embedded');
+  if (tasksKind === 'emulator') need('CLOUD_TASKS_EMULATOR_HOST', 'for TASKS=emulator');
   const authKind = e.AUTH_MODE ?? (cloud ? 'firebase' : 'local');
   const dataDir = path.resolve(e.DATA_DIR);
 
@@ -181,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (blobKind === 'gcs') need('GCS_BUCKET', 'for BLOB_STORE=gcs');
   if (providerKind === 'visionstory') need('VISIONSTORY_API_KEY', 'for PROVIDER=visionstory');
   if (tasksKind === 'cloud') {
+    need('GOOGLE_CLOUD_PROJECT', 'for TASKS=cloud');
     need('CLOUD_TASKS_LOCATION', 'with GOOGLE_CLOUD_PROJECT (the queue region, e.g. us-central1)');
     if (e.SERVICE_ROLE !== 'worker') need('WORKER_URL', 'with Google Cloud Tasks (the worker service URL)');
     // The worker route checks the OIDC token of this account; without it the route would be open.
