@@ -111,18 +111,44 @@ describe('the local stack, end to end', () => {
     }
   });
 
-  test('a cancelled job stops, and its pending poll task is removed from the queue', async () => {
-    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Cancel me' }, {});
-    await waitForJob(stack.baseUrl, res.body.jobId, (j) => j.progress.currentStep === 'video.poll');
+});
+
+describe('cancelling', () => {
+  // A long first poll delay: the poll task waits in the queue, so only the cancel can remove it.
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { POLL_SCHEDULE: '30', POLL_MAX_INTERVAL: '30' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  const tasksOf = async (jobId: string): Promise<string[]> => {
+    const [tasks] = await stack.service.queue.client.listTasks({ parent: stack.service.queue.queuePath });
+    const prefix = taskName(jobId, 0).split('-')[0];
+    return tasks.map((t) => t.name ?? '').filter((n) => n.includes(`/tasks/${prefix}-`));
+  };
+
+  test('a cancelled job stops at once, and its pending poll task is removed from the queue', async () => {
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Cancel me' });
+    const polling = await waitForJob(stack.baseUrl, res.body.jobId, (j) => j.progress.currentStep === 'video.poll');
+    expect(await tasksOf(polling.jobId)).toEqual([expect.stringMatching(new RegExp(`-${polling.stepSeq}$`))]);
+
     const cancel = await fetch(`${stack.baseUrl}/jobs/${res.body.jobId}/cancel`, { method: 'POST' });
     expect(cancel.status).toBe(202);
-    const job = await waitForJob(stack.baseUrl, res.body.jobId);
+    const job = await waitForJob(stack.baseUrl, res.body.jobId, undefined, 10000);
     expect(job.status).toBe('cancelled');
     expect(job.cancelRequested).toBe(true);
     expect(job.result).toBeNull();
-    const [tasks] = await stack.service.queue.client.listTasks({ parent: stack.service.queue.queuePath });
-    const prefix = taskName(job.jobId, 0).split('-')[0];
-    expect(tasks.map((t) => t.name).filter((n) => n?.includes(`/tasks/${prefix}-`))).toEqual([]);
+    // The poll task was due in 30 s; the cancel removed it (and its own task is done) long before.
+    const deadline = Date.now() + 5000;
+    let left = await tasksOf(job.jobId);
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await tasksOf(job.jobId);
+    }
+    expect(left).toEqual([]);
+
     const again = await fetch(`${stack.baseUrl}/jobs/${res.body.jobId}/cancel`, { method: 'POST' });
     expect(again.status).toBe(409);
     expect(((await again.json()) as any).error.code).toBe('job_finished');
