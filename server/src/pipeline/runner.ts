@@ -43,7 +43,8 @@ export type AdvanceResult =
   | 'stale'
   | 'finished'
   | 'not_found'
-  | 'ahead';
+  | 'ahead'
+  | 'deferred';
 
 /** Where the finished video of a job is kept in our BlobStore. */
 export function videoKey(jobId: string): string {
@@ -93,12 +94,25 @@ export async function advanceJob(deps: PipelineDeps, task: StepTask, delivery: D
         );
       }
       return 'stale';
-    case 'leased':
-      // Another delivery of this very task is running (or crashed holding the lease): ask the
-      // queue to come back after the lease. Not counted as the step failing.
-      throw new RetryableError('step_in_progress', 'Another worker is running this step', {
-        retryAfterSec: decision.retryAfterSec,
+    case 'leased': {
+      // Another delivery of this very task is running (or crashed holding the lease).
+      if (!isLastAttempt(delivery.retryCount, deps.settings.maxAttempts)) {
+        // Ask the queue to come back after the lease; not counted as the step failing.
+        throw new RetryableError('step_in_progress', 'Another worker is running this step', {
+          retryAfterSec: decision.retryAfterSec,
+        });
+      }
+      // The queue would drop this task after a failing answer. If the lease holder crashed,
+      // nothing would ever run the job again: hand the step to a new task due after the lease.
+      // Its name is fixed per lease (attempts), so duplicates of this situation make one task.
+      const leaseEnds = Date.parse(claim.job.leaseUntil ?? new Date().toISOString());
+      await deps.queue.enqueue(task, {
+        name: taskName(task.jobId, task.stepSeq, `lease${claim.job.attempts}`),
+        scheduleTime: new Date(leaseEnds + 1000),
       });
+      log.warn({ message: 'last attempt found the step leased; deferred to a task after the lease' });
+      return 'deferred';
+    }
     case 'cancelled': {
       // Rule 7: remove the step's pending task (unless this delivery is that task).
       const pending = taskName(task.jobId, task.stepSeq);

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { taskName } from '../../src/pipeline/decisions';
 import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import { makeTestAudio, makeTestImage, probe } from '../support/media';
 import { getJob, listFiles, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
@@ -137,6 +138,29 @@ describe('what the worker answers the queue (deliveries made by hand on a paused
     expect(again.status).toBe(200);
     expect(((await again.json()) as any).result).toBe('stale');
     expect(sim.calls.createAvatar).toBe(before);
+  });
+
+  test('a last attempt that finds the step leased (its holder may have crashed) hands the step to a task due after the lease', async () => {
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Stranded' });
+    // A worker took the lease and died: nothing will answer for this step until the lease ends.
+    const leaseUntil = new Date(Date.now() + 60_000).toISOString();
+    await stack.service.store.update(res.body.jobId, (j) => ({ ...j, leaseUntil, attempts: j.attempts + 1 }));
+    const early = await deliver({ jobId: res.body.jobId, stepSeq: 0 }, 0);
+    expect(early.status).toBe(429); // not the last attempt: come back later
+    const last = await deliver({ jobId: res.body.jobId, stepSeq: 0 }, 2);
+    expect(last.status).toBe(200);
+    expect(((await last.json()) as any).result).toBe('deferred');
+    const [tasks] = await stack.service.queue.client.listTasks({ parent: stack.service.queue.queuePath });
+    const prefix = taskName(res.body.jobId, 0).split('-')[0];
+    const deferred = tasks.filter((t) => t.name?.includes(`/tasks/${prefix}-0-lease`));
+    expect(deferred).toHaveLength(1);
+    const due = Number(deferred[0]!.scheduleTime!.seconds) * 1000;
+    expect(due).toBeGreaterThanOrEqual(Date.parse(leaseUntil));
+    expect(due).toBeLessThanOrEqual(Date.parse(leaseUntil) + 2000);
+    // A second last-attempt delivery in the same situation does not make another task.
+    await deliver({ jobId: res.body.jobId, stepSeq: 0 }, 2);
+    const [after] = await stack.service.queue.client.listTasks({ parent: stack.service.queue.queuePath });
+    expect(after.filter((t) => t.name?.includes(`/tasks/${prefix}-0-lease`))).toHaveLength(1);
   });
 
   test('a task for an unknown job is acknowledged and ignored; a malformed body is a 400', async () => {
