@@ -5,6 +5,8 @@
 #
 #   ./setup-cloud-tasks.sh PROJECT_ID REGION [QUEUE] [--dry-run] [--max-attempts=N] ...
 set -euo pipefail
+# shellcheck source=infra/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/infra/lib.sh"
 
 USAGE="usage: ${0##*/} PROJECT_ID REGION [QUEUE] [--dry-run]
        [--max-concurrent-dispatches=N] [--max-dispatches-per-second=N] [--max-attempts=N]
@@ -24,12 +26,6 @@ MAX_DOUBLINGS=16
 TASKS_SA_NAME=avatar-tasks
 RUNTIME_SA_NAME=avatar-runtime
 DRY_RUN=false
-
-die_usage() {
-  [[ $# -gt 0 ]] && echo "error: $*" >&2
-  echo "$USAGE" >&2
-  exit 2
-}
 
 positional=()
 for arg in "$@"; do
@@ -64,21 +60,6 @@ done
 
 TASKS_SA="${TASKS_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
 RUNTIME_SA="${RUNTIME_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
-
-# Prints a command, then runs it unless this is a dry run.
-run() {
-  printf '+'
-  printf ' %q' "$@"
-  printf '\n'
-  if [[ "$DRY_RUN" == false ]]; then "$@"; fi
-}
-
-# True when the resource a read-only describe command names exists. A dry run makes no gcloud
-# calls at all (it may run where nobody is logged in), so it answers "no" and shows a first run.
-exists() {
-  [[ "$DRY_RUN" == false ]] || return 1
-  "$@" >/dev/null 2>&1
-}
 
 cat <<EOF
 Project ${PROJECT_ID}, region ${REGION}$([[ "$DRY_RUN" == true ]] && echo ' (dry run: nothing changes)')

@@ -7,6 +7,8 @@
 #
 # Run ./setup-cloud-tasks.sh PROJECT_ID REGION first (queue, service accounts, roles).
 set -euo pipefail
+# shellcheck source=infra/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USAGE="usage: ${0##*/} PROJECT_ID REGION [--dry-run] [--queue=NAME] [--bucket=NAME]
        [--image=IMAGE | --tag=TAG] [--repository=NAME] [--secret=NAME] [--firestore-location=LOC]
@@ -41,17 +43,6 @@ WORKER_TIMEOUT=900
 WORKER_CONCURRENCY=20
 MAX_INSTANCES=10
 DRY_RUN=false
-
-die_usage() {
-  [[ $# -gt 0 ]] && echo "error: $*" >&2
-  echo "$USAGE" >&2
-  exit 2
-}
-
-die() {
-  echo "error: $*" >&2
-  exit 1
-}
 
 positional=()
 for arg in "$@"; do
@@ -102,33 +93,6 @@ if [[ -z "$IMAGE" ]]; then
 else
   BUILD=false
 fi
-
-# Prints a command (gc: gcloud in this project), then runs it unless this is a dry run.
-run() {
-  if [[ "$1" == gc ]]; then
-    shift
-    set -- gcloud "$@" --project="$PROJECT_ID"
-  fi
-  printf '+'
-  printf ' %q' "$@"
-  printf '\n'
-  if [[ "$DRY_RUN" == false ]]; then "$@"; fi
-}
-
-# True when the resource a read-only describe command names exists. A dry run makes no gcloud
-# calls at all, so it answers "no" and shows a first run.
-exists() {
-  [[ "$DRY_RUN" == false ]] || return 1
-  "$@" >/dev/null 2>&1
-}
-
-# The value a read-only describe command prints, or "" when the resource is missing.
-read_value() {
-  [[ "$DRY_RUN" == false ]] || return 0
-  "$@" 2>/dev/null || true
-}
-
-gc() { gcloud "$@" --project="$PROJECT_ID"; }
 
 cat <<EOF
 Project ${PROJECT_ID}, region ${REGION}$([[ "$DRY_RUN" == true ]] && echo ' (dry run: nothing changes)')

@@ -5,6 +5,8 @@
 # already gone is skipped. The Firestore database and the VisionStory key secret stay (the
 # database holds the job history; the key is yours): the script prints how to remove them.
 set -euo pipefail
+# shellcheck source=infra/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USAGE="usage: ${0##*/} PROJECT_ID REGION [--yes] [--dry-run] [--delete-bucket] [--delete-images]
        [--queue=NAME] [--bucket=NAME] [--repository=NAME] [--api-service=NAME]
@@ -20,14 +22,10 @@ TASKS_SA_NAME=avatar-tasks
 RUNTIME_SA_NAME=avatar-runtime
 YES=false
 DRY_RUN=false
+# A dry run lists everything as if it existed (deleting what is there is the point).
+DRY_RUN_EXISTS=true
 DELETE_BUCKET=false
 DELETE_IMAGES=false
-
-die_usage() {
-  [[ $# -gt 0 ]] && echo "error: $*" >&2
-  echo "$USAGE" >&2
-  exit 2
-}
 
 positional=()
 for arg in "$@"; do
@@ -55,26 +53,6 @@ REGION="${positional[1]}"
 BUCKET="${BUCKET:-${PROJECT_ID}-avatar-videos}"
 TASKS_SA="${TASKS_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
 RUNTIME_SA="${RUNTIME_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
-
-# Prints a command (gc: gcloud in this project), then runs it unless this is a dry run.
-run() {
-  if [[ "$1" == gc ]]; then
-    shift
-    set -- gcloud "$@" --project="$PROJECT_ID"
-  fi
-  printf '+'
-  printf ' %q' "$@"
-  printf '\n'
-  if [[ "$DRY_RUN" == false ]]; then "$@"; fi
-}
-
-# A dry run makes no gcloud calls and lists everything as if it existed.
-exists() {
-  [[ "$DRY_RUN" == false ]] || return 0
-  "$@" >/dev/null 2>&1
-}
-
-gc() { gcloud "$@" --project="$PROJECT_ID"; }
 
 cat <<EOF
 Project ${PROJECT_ID}, region ${REGION}$([[ "$DRY_RUN" == true ]] && echo ' (dry run: nothing changes)')

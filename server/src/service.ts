@@ -16,6 +16,7 @@ import type { JobsDeps } from './pipeline/jobs';
 import type { PipelineDeps } from './pipeline/runner';
 import type { AvatarProvider } from './ports/avatarProvider';
 import type { BlobStore } from './ports/blobStore';
+import { msToDuration } from './time';
 import type { JobStore } from './ports/jobStore';
 
 /** A running service: its URL and how to stop it. */
@@ -215,8 +216,8 @@ async function assemble(
     await ensureQueue(queue, {
       retryConfig: {
         maxAttempts: tasks.retry.maxAttempts,
-        minBackoff: toDuration(tasks.retry.minBackoffSec),
-        maxBackoff: toDuration(tasks.retry.maxBackoffSec),
+        minBackoff: msToDuration(tasks.retry.minBackoffSec * 1000),
+        maxBackoff: msToDuration(tasks.retry.maxBackoffSec * 1000),
         maxDoublings: tasks.retry.maxDoublings,
       },
       rateLimits: {
@@ -274,9 +275,4 @@ async function assemble(
   };
 
   return { url, port, server, store, blobs, provider, queue, emulator, close };
-}
-
-function toDuration(sec: number): { seconds: number; nanos: number } {
-  const seconds = Math.floor(sec);
-  return { seconds, nanos: Math.round((sec - seconds) * 1e9) };
 }

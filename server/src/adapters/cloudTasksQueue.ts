@@ -2,6 +2,7 @@ import { CloudTasksClient, protos } from '@google-cloud/tasks';
 import { PermanentError, RetryableError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import type { EnqueueOptions, EnqueueResult, StepTask, TaskQueue } from '../ports/taskQueue';
+import { msToDuration } from '../time';
 
 /** The client's own option type (google-gax ClientOptions), without importing google-gax. */
 export type ClientOptions = NonNullable<ConstructorParameters<typeof CloudTasksClient>[0]>;
@@ -96,9 +97,7 @@ export class CloudTasksQueue implements TaskQueue {
     if (options.scheduleTime) {
       // Must be a protobuf Timestamp {seconds, nanos}: the client silently drops a JS Date and
       // the task then runs at once.
-      const ms = options.scheduleTime.getTime();
-      const seconds = Math.floor(ms / 1000);
-      request.scheduleTime = { seconds, nanos: (ms - seconds * 1000) * 1e6 };
+      request.scheduleTime = msToDuration(options.scheduleTime.getTime());
     }
     if (this.options.dispatchDeadlineSec) request.dispatchDeadline = { seconds: this.options.dispatchDeadlineSec };
     try {

@@ -6,6 +6,7 @@ import { PermanentError, RetryableError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import type { BlobStore } from '../ports/blobStore';
 import type { AvatarProvider, MediaRef, VideoState } from '../ports/avatarProvider';
+import { retryAfterMs } from '../time';
 
 /** VisionStory's public API base. */
 export const VISIONSTORY_DEFAULT_BASE_URL = 'https://openapi.visionstory.ai';
@@ -311,13 +312,8 @@ export class VisionStoryProvider implements AvatarProvider {
 
 /** Retry-After as seconds: either delta-seconds or an HTTP date. Undefined when absent or unreadable. */
 export function parseRetryAfter(value: unknown, now: number = Date.now()): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (typeof text !== 'string' && typeof text !== 'number') return undefined;
-  const raw = String(text).trim();
-  if (/^\d+(\.\d+)?$/.test(raw)) return Math.ceil(Number(raw));
-  const at = Date.parse(raw);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, Math.ceil((at - now) / 1000));
+  const ms = retryAfterMs(value, now);
+  return ms === undefined ? undefined : Math.ceil(ms / 1000);
 }
 
 /** A log-safe name for a transport failure (no config, no headers). */

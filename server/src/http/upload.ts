@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import multer, { MulterError, type StorageEngine } from 'multer';
 import { Readable } from 'node:stream';
+import { formatBytes } from '../adapters/localBlobStore';
 import { ClientError } from '../errors';
 import type { BlobStore } from '../ports/blobStore';
 import { SNIFF_BYTES, sniffAudio, sniffImage, type MediaType } from './mediaTypes';
@@ -39,8 +40,6 @@ const FIELDS = {
 } as const;
 
 type Field = keyof typeof FIELDS;
-
-const mb = (bytes: number): string => `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
 
 /**
  * Reads the first bytes of a stream without losing them: they are pushed back with unshift
@@ -140,7 +139,7 @@ export class BlobStorageEngine implements StorageEngine {
       return stored;
     } catch (err) {
       if (err instanceof ClientError && err.code === 'file_too_large') {
-        throw new ClientError(413, 'file_too_large', `The ${field} file is larger than ${mb(maxBytes)}`);
+        throw new ClientError(413, 'file_too_large', `The ${field} file is larger than ${formatBytes(maxBytes)}`);
       }
       throw err;
     }
@@ -177,7 +176,7 @@ export function translateMulterError(err: unknown, limits: UploadLimits): unknow
     case 'LIMIT_FILE_SIZE': {
       const field = err.field === 'image' ? 'image' : 'audio';
       const max = field === 'image' ? limits.imageMaxBytes : limits.audioMaxBytes;
-      return new ClientError(413, 'file_too_large', `The ${field} file is larger than ${mb(max)}`);
+      return new ClientError(413, 'file_too_large', `The ${field} file is larger than ${formatBytes(max)}`);
     }
     case 'LIMIT_UNEXPECTED_FILE':
       return new ClientError(400, 'unexpected_file', `Unexpected file field "${err.field}"; send one "image" and one "audio"`);

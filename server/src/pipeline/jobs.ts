@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ClientError, RetryableError, describeError } from '../errors';
-import type { Job, JobInput, JobStore } from '../ports/jobStore';
+import { isTerminal, type Job, type JobInput, type JobStore } from '../ports/jobStore';
 import type { TaskQueue } from '../ports/taskQueue';
 import { failJob, newJob, requestCancel, taskName } from './decisions';
 import { enqueueStep } from './runner';
@@ -63,7 +63,7 @@ export async function cancelJobRequest(deps: JobsDeps, job: Job): Promise<Job> {
   const result = await deps.store.update(job.jobId, (current) => requestCancel(current, now));
   const current = result.job ?? job;
   if (!result.changed) {
-    if (current.cancelRequested && current.status !== 'cancelled' && current.status !== 'completed' && current.status !== 'failed') {
+    if (current.cancelRequested && !isTerminal(current.status)) {
       return current; // already requested: asking twice is fine
     }
     throw new ClientError(409, 'job_finished', `The job is already ${current.status}`);

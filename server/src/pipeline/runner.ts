@@ -4,7 +4,7 @@ import type { AvatarProvider } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
 import type { Job, JobStore } from '../ports/jobStore';
 import { isTerminal } from '../ports/jobStore';
-import type { StepTask, TaskQueue } from '../ports/taskQueue';
+import type { EnqueueResult, StepTask, TaskQueue } from '../ports/taskQueue';
 import {
   applyOutcome,
   decideClaim,
@@ -251,9 +251,14 @@ async function handleStepError(
 }
 
 /** Creates the task for `stepSeq`; an existing task of that name counts as success (rule 2). */
-export async function enqueueStep(deps: Pick<PipelineDeps, 'queue' | 'now'>, jobId: string, stepSeq: number, delaySec: number): Promise<void> {
+export async function enqueueStep(
+  deps: Pick<PipelineDeps, 'queue' | 'now'>,
+  jobId: string,
+  stepSeq: number,
+  delaySec: number,
+): Promise<EnqueueResult> {
   const nowMs = (deps.now?.() ?? new Date()).getTime();
-  await deps.queue.enqueue(
+  return deps.queue.enqueue(
     { jobId, stepSeq },
     { name: taskName(jobId, stepSeq), scheduleTime: delaySec > 0 ? new Date(nowMs + delaySec * 1000) : undefined },
   );
@@ -261,15 +266,11 @@ export async function enqueueStep(deps: Pick<PipelineDeps, 'queue' | 'now'>, job
 
 async function ensureNextTask(deps: PipelineDeps, job: Job, deliveredSeq: number, log: Logger): Promise<void> {
   if (isTerminal(job.status) || job.stepSeq !== deliveredSeq + 1) return;
-  if (job.leaseUntil && Date.parse(job.leaseUntil) > (deps.now?.() ?? new Date()).getTime()) return;
   const nowMs = (deps.now?.() ?? new Date()).getTime();
+  if (job.leaseUntil && Date.parse(job.leaseUntil) > nowMs) return;
   const delaySec = job.nextRunAt ? Math.max(0, (Date.parse(job.nextRunAt) - nowMs) / 1000) : 0;
-  await deps.queue.enqueue(
-    { jobId: job.jobId, stepSeq: job.stepSeq },
-    { name: taskName(job.jobId, job.stepSeq), scheduleTime: delaySec > 0 ? new Date(nowMs + delaySec * 1000) : undefined },
-  ).then(
-    (r) => r.created && log.warn({ message: 're-created a next task that was missing', nextStepSeq: job.stepSeq }),
-  );
+  const { created } = await enqueueStep(deps, job.jobId, job.stepSeq, delaySec);
+  if (created) log.warn({ message: 're-created a next task that was missing', nextStepSeq: job.stepSeq });
 }
 
 async function deleteQuietly(deps: PipelineDeps, name: string, log: Logger): Promise<void> {

@@ -17,7 +17,9 @@ describe('deployment scripts', () => {
     if (!haveShellcheck) {
       throw new Error('shellcheck is not installed; install it with: apt-get update && apt-get install -y shellcheck');
     }
-    const run = spawnSync('shellcheck', ['--severity=style', '--shell=bash', ...SCRIPTS.map((s) => path.join(ROOT, s))], {
+    // -x follows `source infra/lib.sh` (paths in the directives are relative to the repository).
+    const run = spawnSync('shellcheck', ['-x', '--severity=style', '--shell=bash', ...SCRIPTS.map((s) => path.join(ROOT, s))], {
+      cwd: ROOT,
       encoding: 'utf8',
     });
     expect(run.stdout + run.stderr).toBe('');

@@ -5,18 +5,11 @@ import type { UploadLimits } from '../upload';
 
 /** Options of {@link webRoutes}. */
 export interface WebRoutesOptions {
-  /** The upload limits the page checks before sending; the server's own by default. */
-  limits?: Pick<UploadLimits, 'imageMaxBytes' | 'audioMaxBytes' | 'nameMaxChars' | 'bioMaxChars'>;
+  /** The server's upload limits, which the page checks before sending. */
+  limits: Pick<UploadLimits, 'imageMaxBytes' | 'audioMaxBytes' | 'nameMaxChars' | 'bioMaxChars'>;
   /** Folder holding index.html, app.js and styles.css; found next to this file by default. */
   staticDir?: string;
 }
-
-const DEFAULT_LIMITS = {
-  imageMaxBytes: 10 * 1024 * 1024,
-  audioMaxBytes: 30 * 1024 * 1024,
-  nameMaxChars: 100,
-  bioMaxChars: 1000,
-};
 
 /**
  * Where the page's files are. They are plain files, not TypeScript, so `tsc` does not copy them
@@ -37,10 +30,10 @@ function findStaticDir(): string {
  * `/web/config.json` the limits the page checks before uploading. Every other path falls
  * through to the API.
  */
-export function webRoutes(options: WebRoutesOptions = {}): Router {
+export function webRoutes(options: WebRoutesOptions): Router {
   const router = Router();
   const dir = options.staticDir ?? findStaticDir();
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const { limits } = options;
   const config = {
     imageMaxBytes: limits.imageMaxBytes,
     audioMaxBytes: limits.audioMaxBytes,

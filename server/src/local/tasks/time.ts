@@ -1,3 +1,5 @@
+import { msToDuration, retryAfterMs } from '../../time';
+
 /** Protobuf Duration / Timestamp as the Node client sends them (`longs: Number`). */
 export interface ProtoDuration {
   seconds?: number | string | null;
@@ -13,11 +15,7 @@ export function durationToMs(d: ProtoDuration | null | undefined): number | unde
   return seconds * 1000 + nanos / 1e6;
 }
 
-export function msToDuration(ms: number): { seconds: number; nanos: number } {
-  const seconds = Math.floor(ms / 1000);
-  const nanos = Math.round((ms - seconds * 1000) * 1e6);
-  return { seconds, nanos };
-}
+export { msToDuration };
 
 export const timestampToMs = durationToMs;
 export const msToTimestamp = msToDuration;
@@ -51,16 +49,5 @@ export function backoffMs(policy: BackoffPolicy, retryIndex: number): number {
   return Math.min(delay, maxBackoffMs);
 }
 
-/**
- * Parses an HTTP Retry-After value: delta-seconds or an HTTP-date. Returns milliseconds from
- * `now`, or undefined when absent or unreadable.
- */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (!raw) return undefined;
-  const trimmed = raw.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
+/** Retry-After (delta-seconds or an HTTP-date) as milliseconds from `now`; undefined when unreadable. */
+export const parseRetryAfter: (value: string | string[] | undefined, now: number) => number | undefined = retryAfterMs;
