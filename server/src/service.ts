@@ -14,7 +14,7 @@ import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudT
 import { LocalRenderProvider } from './local/localRenderProvider';
 import type { JobsDeps } from './pipeline/jobs';
 import type { PipelineDeps } from './pipeline/runner';
-import { sweepOverdueJobs, type SweepResult } from './pipeline/sweep';
+import { sweepOverdueJobs, type SweepDeps, type SweepResult } from './pipeline/sweep';
 import type { AvatarProvider } from './ports/avatarProvider';
 import type { BlobStore } from './ports/blobStore';
 import { msToDuration } from './time';
@@ -32,6 +32,8 @@ export interface RunningService {
   provider: AvatarProvider;
   queue: CloudTasksQueue;
   emulator?: CloudTasksEmulator;
+  /** What the sweep works with (tests run it with their own options). */
+  sweepDeps: SweepDeps;
   /** Runs the sweep now, page after page until no overdue job is left (what the local timer does). */
   sweep(): Promise<SweepResult>;
   /** Stop accepting, let in-flight requests finish (up to the grace period), close everything. */
@@ -261,8 +263,9 @@ async function assemble(
   };
   serve(createApp(appDeps));
 
+  const sweepDeps: SweepDeps = { store, queue, settings: config.pipeline, logger, sweep: { graceSec: config.sweep.graceSec } };
   const sweep = async (): Promise<SweepResult> => {
-    const deps = { ...pipeline, sweep: { graceSec: config.sweep.graceSec } };
+    const deps = sweepDeps;
     let result = await sweepOverdueJobs(deps);
     const total = { ...result };
     while (result.more) {
@@ -312,5 +315,5 @@ async function assemble(
     return closing;
   };
 
-  return { url, port, server, store, blobs, provider, queue, emulator, sweep, close };
+  return { url, port, server, store, blobs, provider, queue, emulator, sweepDeps, sweep, close };
 }
