@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Job, JobError, JobInput, JobRetry, StepName } from '../ports/jobStore';
 import { isTerminal } from '../ports/jobStore';
+import { humanDuration } from '../time';
 
 /**
  * The job state machine as pure functions: given a job, the clock and what a step returned,
@@ -333,12 +334,11 @@ export function decideProviderRetry(
   const lastError = { code: error.code, message: error.message };
   const elapsedSec = (Date.parse(now) - Date.parse(since)) / 1000;
   if (elapsedSec >= settings.providerRetryWindowSec) {
-    const hours = Math.round((settings.providerRetryWindowSec / 3600) * 10) / 10;
     return {
       kind: 'give_up',
       job: failJob(
         { ...job, retry: { step, since, count, lastError, nextAt: now } },
-        { code: error.code, message: `The provider did not recover within ${hours} h: ${error.message}` },
+        { code: error.code, message: `The provider did not recover within ${humanDuration(settings.providerRetryWindowSec)}: ${error.message}` },
         now,
       ),
     };
