@@ -85,6 +85,14 @@ const EnvSchema = z.object({
   POLL_MAX_INTERVAL: seconds.default(60),
   STEP_LEASE: seconds.default(120),
   JOB_DEADLINE: seconds.default(24 * 3600),
+  /** Provider trouble (network, timeout, 5xx, 429) is retried by the pipeline for this long (6 h). */
+  PROVIDER_RETRY_WINDOW: seconds.default(6 * 3600),
+  PROVIDER_RETRY_MIN_BACKOFF: seconds.default(10),
+  PROVIDER_RETRY_MAX_BACKOFF: seconds.default(600),
+  /** Seconds between sweeps of the local stack (0: off); in the cloud Cloud Scheduler calls it. */
+  SWEEP_INTERVAL: z.coerce.number().min(0).default(300),
+  /** How long past its due time (plus STEP_LEASE) a job waits before the sweep rescues it. */
+  SWEEP_GRACE: z.coerce.number().min(0).default(120),
   MAX_ACTIVE_JOBS_PER_USER: z.coerce.number().int().positive().default(5),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
 });
@@ -135,6 +143,15 @@ export interface AppConfig {
     jobDeadlineSec: number;
     /** The queue's maxAttempts; the worker fails the job on the last one (-1: unlimited). */
     maxAttempts: number;
+    providerRetryWindowSec: number;
+    providerRetryMinBackoffSec: number;
+    providerRetryMaxBackoffSec: number;
+  };
+  sweep: {
+    /** Seconds between local sweeps; 0 turns the timer off (the start-up sweep still runs). */
+    intervalSec: number;
+    /** SWEEP_GRACE: added to the step lease to make the whole grace period. */
+    graceSec: number;
   };
   limits: {
     imageMaxBytes: number;
@@ -201,6 +218,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (s <= 0) problems.push(`POLL_SCHEDULE: entry ${i + 1} must be positive`);
   }
   if (e.TASK_MIN_BACKOFF > e.TASK_MAX_BACKOFF) problems.push('TASK_MIN_BACKOFF: must not exceed TASK_MAX_BACKOFF');
+  if (e.PROVIDER_RETRY_MIN_BACKOFF > e.PROVIDER_RETRY_MAX_BACKOFF) {
+    problems.push('PROVIDER_RETRY_MIN_BACKOFF: must not exceed PROVIDER_RETRY_MAX_BACKOFF');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -258,7 +278,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       stepLeaseSec: e.STEP_LEASE,
       jobDeadlineSec: e.JOB_DEADLINE,
       maxAttempts: e.TASK_MAX_ATTEMPTS,
+      providerRetryWindowSec: e.PROVIDER_RETRY_WINDOW,
+      providerRetryMinBackoffSec: e.PROVIDER_RETRY_MIN_BACKOFF,
+      providerRetryMaxBackoffSec: e.PROVIDER_RETRY_MAX_BACKOFF,
     },
+    sweep: { intervalSec: e.SWEEP_INTERVAL, graceSec: e.SWEEP_GRACE },
     limits: {
       imageMaxBytes: 10 * 1024 * 1024,
       audioMaxBytes: 30 * 1024 * 1024,

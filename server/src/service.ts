@@ -14,6 +14,7 @@ import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudT
 import { LocalRenderProvider } from './local/localRenderProvider';
 import type { JobsDeps } from './pipeline/jobs';
 import type { PipelineDeps } from './pipeline/runner';
+import { sweepOverdueJobs, type SweepDeps, type SweepResult } from './pipeline/sweep';
 import type { AvatarProvider } from './ports/avatarProvider';
 import type { BlobStore } from './ports/blobStore';
 import { msToDuration } from './time';
@@ -31,6 +32,10 @@ export interface RunningService {
   provider: AvatarProvider;
   queue: CloudTasksQueue;
   emulator?: CloudTasksEmulator;
+  /** What the sweep works with (tests run it with their own options). */
+  sweepDeps: SweepDeps;
+  /** Runs the sweep now, page after page until no overdue job is left (what the local timer does). */
+  sweep(): Promise<SweepResult>;
   /** Stop accepting, let in-flight requests finish (up to the grace period), close everything. */
   close(): Promise<void>;
 }
@@ -185,6 +190,7 @@ async function assemble(
 
   let emulator: CloudTasksEmulator | undefined;
   const tasks = config.tasks;
+  const workerUrl = tasks.workerUrl ?? `${url}/worker/process-avatar`;
   let clientOptions: ConstructorParameters<typeof CloudTasksQueue>[0]['clientOptions'];
   if (tasks.kind === 'embedded') {
     emulator = await startCloudTasksEmulator({
@@ -192,6 +198,8 @@ async function assemble(
       dbPath: tasks.emulatorDbFile,
       logger: logger.child({ component: 'tasks-emulator' }),
       minDispatchDeadlineMs: overrides.emulatorMinDispatchDeadlineMs,
+      // A restart on another port (or PORT=0) must not leave queued tasks aimed at the old one.
+      retargetUrl: workerUrl,
     });
     clientOptions = emulator.endpoint;
   } else if (tasks.kind === 'emulator') {
@@ -199,7 +207,6 @@ async function assemble(
     const [host, portText] = (tasks.emulatorHost as string).split(':');
     clientOptions = { apiEndpoint: host, port: Number(portText), sslCreds: grpc.credentials.createInsecure() };
   }
-  const workerUrl = tasks.workerUrl ?? `${url}/worker/process-avatar`;
   const queue = new CloudTasksQueue({
     project: tasks.project,
     location: tasks.location,
@@ -241,6 +248,7 @@ async function assemble(
     queue,
     blobs,
     pipeline,
+    sweep: { graceSec: config.sweep.graceSec },
     jobs,
     logger,
     limits: config.limits,
@@ -255,9 +263,42 @@ async function assemble(
   };
   serve(createApp(appDeps));
 
+  const sweepDeps: SweepDeps = { store, queue, settings: config.pipeline, logger, sweep: { graceSec: config.sweep.graceSec } };
+  const sweep = async (): Promise<SweepResult> => {
+    const deps = sweepDeps;
+    let result = await sweepOverdueJobs(deps);
+    const total = { ...result };
+    while (result.more) {
+      result = await sweepOverdueJobs(deps, { cursor: result.cursor });
+      for (const key of ['examined', 'rescued', 'timedOut', 'errors'] as const) total[key] += result[key];
+    }
+    return { ...total, more: false, cursor: null };
+  };
+  // In the cloud, Cloud Scheduler calls POST /worker/sweep; locally the stack sweeps by itself:
+  // once at start-up (jobs a crash left behind), then every SWEEP_INTERVAL seconds.
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  if (tasks.kind !== 'cloud' && config.role !== 'api') {
+    const runSweep = (): void => {
+      sweeping = sweep()
+        .catch((err: unknown) => logger.error({ err }, 'sweep failed'))
+        .finally(() => {
+          if (!stopped && config.sweep.intervalSec > 0) {
+            sweepTimer = setTimeout(runSweep, config.sweep.intervalSec * 1000);
+            sweepTimer.unref();
+          }
+        });
+    };
+    runSweep();
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      stopped = true;
+      clearTimeout(sweepTimer);
+      await sweeping;
       // Stop accepting; idle keep-alive sockets go now, busy ones when their request ends.
       const bridgeClosed = bridge?.close();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -274,5 +315,5 @@ async function assemble(
     return closing;
   };
 
-  return { url, port, server, store, blobs, provider, queue, emulator, close };
+  return { url, port, server, store, blobs, provider, queue, emulator, sweepDeps, sweep, close };
 }

@@ -28,3 +28,10 @@ export function retryAfterMs(value: unknown, now: number): number | undefined {
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);
 }
+
+/** A span of seconds for people: "6 h", "1.5 h", "90 min", "45 s". */
+export function humanDuration(sec: number): string {
+  if (sec >= 3600) return `${Math.round((sec / 3600) * 10) / 10} h`;
+  if (sec >= 60) return `${Math.round(sec / 60)} min`;
+  return `${Math.round(sec * 10) / 10} s`;
+}

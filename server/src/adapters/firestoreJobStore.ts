@@ -1,6 +1,6 @@
 import { FieldPath, Timestamp, type DocumentData, type Firestore } from 'firebase-admin/firestore';
 import { ClientError, PermanentError, RetryableError } from '../errors';
-import { decodeJobCursor, encodeJobCursor } from './jobCursor';
+import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
 import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 /** The fields the Flutter app orders and displays as dates: stored as Firestore Timestamps. */
@@ -29,7 +29,8 @@ export interface FirestoreJobStoreOptions {
  * transactions contend, which is why the port requires it to be pure.
  *
  * The owner list needs the composite index in infra/firestore.indexes.json
- * (ownerUid asc, createdAt desc; its implicit document-name tie-break is desc too).
+ * (ownerUid asc, createdAt desc; its implicit document-name tie-break is desc too), and the
+ * sweep's overdue query the index (status asc, nextRunAt asc).
  */
 export class FirestoreJobStore implements JobStore {
   private readonly db: Firestore;
@@ -89,6 +90,23 @@ export class FirestoreJobStore implements JobStore {
       this.jobs.where('ownerUid', '==', ownerUid).where('status', 'in', ACTIVE_STATUSES).count().get(),
     );
     return snap.data().count;
+  }
+
+  async listOverdue(cutoff: string, options: { limit: number; cursor?: string | null }): Promise<JobPage> {
+    const limit = Math.max(1, Math.min(Math.floor(options.limit) || 1, 500));
+    const after = decodeOverdueCursor(options.cursor);
+    // Served by the composite index (status asc, nextRunAt asc); the document-name tie-break
+    // follows the last order (asc), so [nextRunAt, jobId] names one exact position.
+    let query = this.jobs
+      .where('status', 'in', ACTIVE_STATUSES)
+      .where('nextRunAt', '<=', Timestamp.fromDate(new Date(cutoff)))
+      .orderBy('nextRunAt', 'asc')
+      .orderBy(FieldPath.documentId(), 'asc');
+    if (after) query = query.startAfter(Timestamp.fromDate(new Date(after.nextRunAt)), after.jobId);
+    const snap = await guard(() => query.limit(limit + 1).get());
+    const jobs = snap.docs.slice(0, limit).map((d) => fromDocument(d.data()));
+    const last = jobs[jobs.length - 1];
+    return { jobs, nextCursor: snap.size > limit && last ? encodeOverdueCursor(last) : null };
   }
 
   async update(jobId: string, mutate: JobMutation): Promise<UpdateResult> {

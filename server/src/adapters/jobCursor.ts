@@ -29,3 +29,13 @@ export function decodeJobCursor(cursor: string | null | undefined): { createdAt:
   }
   throw new ClientError(400, 'bad_cursor', 'The cursor is not one this server gave out');
 }
+
+/** The cursor of JobStore.listOverdue: base64url of `[nextRunAt ISO, jobId]`. */
+export function encodeOverdueCursor(job: Job): string {
+  return Buffer.from(JSON.stringify([job.nextRunAt, job.jobId])).toString('base64url');
+}
+
+export function decodeOverdueCursor(cursor: string | null | undefined): { nextRunAt: string; jobId: string } | null {
+  const decoded = decodeJobCursor(cursor);
+  return decoded ? { nextRunAt: decoded.createdAt, jobId: decoded.jobId } : null;
+}

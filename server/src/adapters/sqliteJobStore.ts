@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PermanentError } from '../errors';
-import { decodeJobCursor, encodeJobCursor } from './jobCursor';
+import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
 import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 interface Row {
@@ -32,6 +32,8 @@ export class SqliteJobStore implements JobStore {
     countActive: Database.Statement;
     firstPage: Database.Statement;
     nextPage: Database.Statement;
+    overdueFirst: Database.Statement;
+    overdueNext: Database.Statement;
   };
 
   constructor(options: { file: string; pollMs?: number }) {
@@ -50,6 +52,7 @@ export class SqliteJobStore implements JobStore {
         doc        TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner_uid, created_at DESC, job_id DESC);
+      CREATE INDEX IF NOT EXISTS jobs_overdue ON jobs (status, json_extract(doc, '$.nextRunAt'), job_id);
     `);
     this.sql = {
       insert: this.db.prepare('INSERT INTO jobs (job_id, owner_uid, created_at, status, version, doc) VALUES (?, ?, ?, ?, 1, ?)'),
@@ -60,6 +63,17 @@ export class SqliteJobStore implements JobStore {
       nextPage: this.db.prepare(
         `SELECT doc FROM jobs WHERE owner_uid = ? AND (created_at < ? OR (created_at = ? AND job_id < ?))
          ORDER BY created_at DESC, job_id DESC LIMIT ?`,
+      ),
+      // The sweep's query; nextRunAt is read from the document through the expression index
+      // above, so files made before the sweep existed need no migration.
+      overdueFirst: this.db.prepare(
+        `SELECT doc FROM jobs WHERE status IN ('queued', 'processing') AND json_extract(doc, '$.nextRunAt') <= ?
+         ORDER BY json_extract(doc, '$.nextRunAt'), job_id LIMIT ?`,
+      ),
+      overdueNext: this.db.prepare(
+        `SELECT doc FROM jobs WHERE status IN ('queued', 'processing') AND json_extract(doc, '$.nextRunAt') <= ?
+           AND (json_extract(doc, '$.nextRunAt') > ? OR (json_extract(doc, '$.nextRunAt') = ? AND job_id > ?))
+         ORDER BY json_extract(doc, '$.nextRunAt'), job_id LIMIT ?`,
       ),
     };
     this.pollMs = options.pollMs ?? 500;
@@ -99,6 +113,21 @@ export class SqliteJobStore implements JobStore {
   async countActiveByOwner(ownerUid: string): Promise<number> {
     const row = this.sql.countActive.get(ownerUid) as { n: number };
     return row.n;
+  }
+
+  async listOverdue(cutoff: string, options: { limit: number; cursor?: string | null }): Promise<JobPage> {
+    const limit = Math.max(1, Math.min(Math.floor(options.limit) || 1, 500));
+    const after = decodeOverdueCursor(options.cursor);
+    // ISO strings in UTC with milliseconds (toISOString) sort as the instants they name.
+    const at = new Date(cutoff).toISOString();
+    const rows = (
+      after
+        ? this.sql.overdueNext.all(at, after.nextRunAt, after.nextRunAt, after.jobId, limit + 1)
+        : this.sql.overdueFirst.all(at, limit + 1)
+    ) as { doc: string }[];
+    const jobs = rows.slice(0, limit).map((r) => JSON.parse(r.doc) as Job);
+    const last = jobs[jobs.length - 1];
+    return { jobs, nextCursor: rows.length > limit && last ? encodeOverdueCursor(last) : null };
   }
 
   async update(jobId: string, mutate: JobMutation): Promise<UpdateResult> {

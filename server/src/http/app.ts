@@ -12,6 +12,7 @@ import { requestLogging } from './logging';
 import { generateRoutes } from './routes/generate';
 import { jobsRoutes } from './routes/jobs';
 import { workerRoutes } from './routes/worker';
+import type { SweepSettings } from '../pipeline/decisions';
 import type { UploadLimits } from './upload';
 
 export interface AppDeps {
@@ -20,6 +21,8 @@ export interface AppDeps {
   queue: TaskQueue;
   blobs: BlobStore;
   pipeline: PipelineDeps;
+  /** The sweep's grace period (SWEEP_GRACE); 120 s when absent. */
+  sweep?: SweepSettings;
   jobs: JobsDeps;
   logger: Logger;
   limits: UploadLimits;
@@ -78,7 +81,13 @@ export function createApp(deps: AppDeps): Express {
     );
   }
   if (deps.role !== 'api') {
-    app.use(workerRoutes({ pipeline: deps.pipeline, authenticateWorker: deps.authenticateWorker ?? allowAnyWorker }));
+    app.use(
+      workerRoutes({
+        pipeline: deps.pipeline,
+        sweep: deps.sweep ?? { graceSec: 120 },
+        authenticateWorker: deps.authenticateWorker ?? allowAnyWorker,
+      }),
+    );
   }
   app.use(notFoundHandler);
   app.use(errorMiddleware);

@@ -47,6 +47,12 @@ export interface CloudTasksEmulatorOptions {
   tombstoneMs?: number;
   /** Smallest dispatchDeadline accepted; the real API's 15 s by default. Tests lower it. */
   minDispatchDeadlineMs?: number;
+  /**
+   * The worker's URL in this run. Tasks stored by an earlier run on another port (or another
+   * host) with the same path are re-pointed at it before dispatching starts, so a restart of
+   * the local stack on a new port strands no job.
+   */
+  retargetUrl?: string;
 }
 
 /** A running emulator. */
@@ -753,6 +759,10 @@ export async function startCloudTasksEmulator(opts: CloudTasksEmulatorOptions): 
     throw err;
   }
   log.info({ host, port }, 'cloud tasks emulator listening');
+  if (opts.retargetUrl) {
+    const moved = store.retargetTasks(opts.retargetUrl);
+    if (moved > 0) log.info({ tasks: moved, url: opts.retargetUrl }, 'stored tasks re-pointed at the current worker URL');
+  }
   // Tasks left from an earlier run are due now or later: start the loop.
   emulator.wake();
 

@@ -31,6 +31,8 @@ export interface VisionStoryInjection {
   rateLimitBurst?: { count: number; retryAfterSec: number };
   /** While true, every successful API answer has a shape the API does not promise. */
   badResponse?: boolean;
+  /** An outage: every API call answers `status` for the next `forMs` milliseconds (null ends it). */
+  outage?: { status: number; forMs: number } | null;
 }
 
 export interface VisionStorySimulatorOptions {
@@ -58,6 +60,9 @@ export interface VisionStoryCalls {
   downloadVideo: number;
   /** Requests refused for a missing or wrong X-API-Key. */
   unauthorized: number;
+  /** Avatars and videos actually made (a repeated client_request_id makes no new video). */
+  avatarsMade: number;
+  videosMade: number;
 }
 
 export interface VisionStorySimulator {
@@ -133,10 +138,23 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
   const render = options.render ?? true;
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'visionstory-sim-'));
 
-  const calls: VisionStoryCalls = { createAvatar: 0, createVideo: 0, getVideo: 0, downloadVideo: 0, unauthorized: 0 };
+  const calls: VisionStoryCalls = {
+    createAvatar: 0,
+    createVideo: 0,
+    getVideo: 0,
+    downloadVideo: 0,
+    unauthorized: 0,
+    avatarsMade: 0,
+    videosMade: 0,
+  };
   const statusQueue: number[] = [...(options.inject?.nextStatusCodes ?? [])];
   let burst = options.inject?.rateLimitBurst ? { ...options.inject.rateLimitBurst } : undefined;
   let badResponse = options.inject?.badResponse ?? false;
+  let outage: { status: number; untilMs: number } | undefined;
+  const startOutage = (o: VisionStoryInjection['outage']): void => {
+    outage = o ? { status: o.status, untilMs: Date.now() + o.forMs } : undefined;
+  };
+  startOutage(options.inject?.outage);
 
   const avatars = new Map<string, Media>();
   const videos = new Map<string, Video>();
@@ -299,6 +317,7 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
         expired: false,
       };
       videos.set(video.id, video);
+      calls.videosMade += 1;
       if (requestId !== null) byRequestId.set(requestId, video.id);
       if (!video.willFail) startRender(video);
       return { video_id: video.id };
@@ -311,6 +330,10 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
 
   /** Applies injected failures to an authenticated API call; returns true if it answered. */
   function injected(res: ServerResponse): boolean {
+    if (outage && Date.now() < outage.untilMs) {
+      sendProblem(res, new ApiProblem(outage.status, `Simulated outage (${outage.status})`, 'The service is down; retry later'));
+      return true;
+    }
     if (burst && burst.count > 0) {
       burst.count -= 1;
       const retryAfter = String(burst.retryAfterSec);
@@ -378,6 +401,7 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
         await checkPhoto(image);
         const avatarId = newId();
         avatars.set(avatarId, image);
+        calls.avatarsMade += 1;
         data = { avatar_id: avatarId };
       } else {
         data = await createVideo(body);
@@ -416,6 +440,7 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
       if (injection.nextStatusCodes) statusQueue.push(...injection.nextStatusCodes);
       if (injection.rateLimitBurst) burst = { ...injection.rateLimitBurst };
       if (injection.badResponse !== undefined) badResponse = injection.badResponse;
+      if (injection.outage !== undefined) startOutage(injection.outage);
     },
     expireVideo(videoId) {
       const video = videos.get(videoId);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Job, JobError, JobInput, StepName } from '../ports/jobStore';
+import type { Job, JobError, JobInput, JobRetry, StepName } from '../ports/jobStore';
 import { isTerminal } from '../ports/jobStore';
+import { humanDuration } from '../time';
 
 /**
  * The job state machine as pure functions: given a job, the clock and what a step returned,
@@ -34,6 +35,11 @@ export interface PipelineSettings {
   jobDeadlineSec: number;
   /** The queue's maxAttempts (counts the first attempt); -1 means unlimited. */
   maxAttempts: number;
+  /** Provider trouble is retried by the pipeline until this long after the step's first failure. */
+  providerRetryWindowSec: number;
+  /** Backoff of those retries: doubles from min to max, with jitter, never below Retry-After. */
+  providerRetryMinBackoffSec: number;
+  providerRetryMaxBackoffSec: number;
 }
 
 /** Deterministic task name: hashed prefix (sequential prefixes slow a Cloud Tasks queue). */
@@ -94,6 +100,8 @@ export function newJob(args: { jobId: string; ownerUid: string; input: JobInput;
     leaseUntil: null,
     attempts: 0,
     nextRunAt: args.now,
+    retry: null,
+    rescues: 0,
     createdAt: args.now,
     updatedAt: args.now,
     completedAt: null,
@@ -198,6 +206,8 @@ export function applyOutcome(job: Job, outcome: StepOutcome, now: string, settin
       status: 'processing',
       stepSeq,
       leaseUntil: null,
+      // The step succeeded: its provider trouble, if any, is over.
+      retry: null,
       nextRunAt: addSeconds(now, delaySec),
       updatedAt: now,
     };
@@ -271,6 +281,130 @@ export function applyOutcome(job: Job, outcome: StepOutcome, now: string, settin
         next: null,
       };
   }
+}
+
+/**
+ * Codes of provider trouble that passes (network, timeout, 5xx, 429, 409 "same key in
+ * progress", a render that could not run, a video not ready for download yet). The pipeline
+ * retries these itself, in time; every other retryable failure (store, queue, blob storage)
+ * is left to the queue's retries.
+ */
+export const PROVIDER_TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  'provider_unavailable',
+  'provider_timeout',
+  'provider_rate_limited',
+  'provider_in_progress',
+  'render_unavailable',
+  'video_not_ready',
+]);
+
+export function isProviderTransient(code: string): boolean {
+  return PROVIDER_TRANSIENT_CODES.has(code);
+}
+
+/** HH:MM in UTC, for messages; clients that want local time format `retry.nextAt`. */
+export function clockUtc(iso: string): string {
+  return iso.slice(11, 16);
+}
+
+/** What the pipeline does about a transient provider failure of the job's current step. */
+export type ProviderRetryDecision =
+  /** Try the step again at `delaySec` from now, as task `attempt` of this step's retries. */
+  | { kind: 'retry'; job: Job; delaySec: number; attempt: number }
+  /** The retry window has passed since the step's first failure: the job fails with the last error. */
+  | { kind: 'give_up'; job: Job };
+
+/**
+ * Retries measured in time, not in queue attempts: records the failure on the job and picks the
+ * next try with exponential backoff and jitter (`random` in [0, 1)), never sooner than the
+ * provider's Retry-After, until `providerRetryWindowSec` has passed since this step first
+ * failed. The record belongs to one step: a different step starts its own window.
+ */
+export function decideProviderRetry(
+  job: Job,
+  error: JobError & { retryAfterSec?: number },
+  now: string,
+  settings: PipelineSettings,
+  random: number,
+): ProviderRetryDecision {
+  const step = job.progress.currentStep;
+  const previous = job.retry && job.retry.step === step ? job.retry : null;
+  const since = previous?.since ?? now;
+  const count = (previous?.count ?? 0) + 1;
+  const lastError = { code: error.code, message: error.message };
+  const elapsedSec = (Date.parse(now) - Date.parse(since)) / 1000;
+  if (elapsedSec >= settings.providerRetryWindowSec) {
+    return {
+      kind: 'give_up',
+      job: failJob(
+        { ...job, retry: { step, since, count, lastError, nextAt: now } },
+        { code: error.code, message: `The provider did not recover within ${humanDuration(settings.providerRetryWindowSec)}: ${error.message}` },
+        now,
+      ),
+    };
+  }
+  const ceiling = Math.min(
+    settings.providerRetryMaxBackoffSec,
+    settings.providerRetryMinBackoffSec * Math.pow(2, Math.min(count - 1, 30)),
+  );
+  // "Equal jitter": half the backoff for sure, the other half random, so a crowd of jobs hit
+  // by the same outage does not come back in one burst.
+  const jittered = ceiling / 2 + (ceiling / 2) * Math.min(Math.max(random, 0), 1);
+  const delaySec = Math.max(jittered, error.retryAfterSec ?? 0);
+  const nextAt = addSeconds(now, delaySec);
+  const retry: JobRetry = { step, since, count, lastError, nextAt };
+  return {
+    kind: 'retry',
+    delaySec,
+    attempt: count,
+    job: {
+      ...job,
+      retry,
+      leaseUntil: null,
+      nextRunAt: nextAt,
+      progress: { ...job.progress, message: `The provider is not answering; retrying at ${clockUtc(nextAt)} UTC` },
+      updatedAt: now,
+    },
+  };
+}
+
+/** Settings of the sweep that rescues jobs whose task was lost. */
+export interface SweepSettings {
+  /** How far past its nextRunAt a job must be before it is rescued (plus the step lease). */
+  graceSec: number;
+}
+
+/** What the sweep does with one overdue job. */
+export type RescueDecision =
+  | { kind: 'rescue'; job: Job; rescue: number }
+  | { kind: 'timed_out'; job: Job }
+  /** Finished, leased, or not overdue any more (someone moved it since the query). */
+  | { kind: 'skip'; reason: 'finished' | 'leased' | 'not_overdue' };
+
+/**
+ * The sweep's decision for a job the overdue query returned, re-checked inside the store's
+ * atomic update: a job past JOB_DEADLINE fails with `timeout`; one with no live lease and a
+ * nextRunAt more than the grace period (plus the step lease) ago gets a rescue: the counter
+ * that names the rescue task goes up, and nextRunAt moves to now so the next sweep waits a
+ * whole grace period before rescuing it again.
+ */
+export function decideRescue(job: Job, now: string, settings: PipelineSettings & SweepSettings): RescueDecision {
+  if (isTerminal(job.status)) return { kind: 'skip', reason: 'finished' };
+  const nowMs = Date.parse(now);
+  if (job.leaseUntil && Date.parse(job.leaseUntil) > nowMs) return { kind: 'skip', reason: 'leased' };
+  const dueMs = Date.parse(job.nextRunAt ?? job.createdAt);
+  if (nowMs - dueMs <= sweepGraceSec(settings) * 1000) return { kind: 'skip', reason: 'not_overdue' };
+  if (nowMs - Date.parse(job.createdAt) > settings.jobDeadlineSec * 1000) {
+    const hours = Math.round((settings.jobDeadlineSec / 3600) * 10) / 10;
+    return { kind: 'timed_out', job: failJob(job, { code: 'timeout', message: `The job did not finish within ${hours} h` }, now) };
+  }
+  const rescue = (job.rescues ?? 0) + 1;
+  return { kind: 'rescue', rescue, job: { ...job, rescues: rescue, nextRunAt: now, updatedAt: now } };
+}
+
+/** The whole grace: SWEEP_GRACE plus the step lease, so a step still running is never rescued. */
+export function sweepGraceSec(settings: Pick<PipelineSettings, 'stepLeaseSec'> & SweepSettings): number {
+  return settings.graceSec + settings.stepLeaseSec;
 }
 
 /** A retryable failure: give the lease back so the retry can claim at once. */

@@ -8,9 +8,11 @@ import type { EnqueueResult, StepTask, TaskQueue } from '../ports/taskQueue';
 import {
   applyOutcome,
   decideClaim,
+  decideProviderRetry,
   failJob,
   idempotencyKey,
   isLastAttempt,
+  isProviderTransient,
   releaseAfterRetryableError,
   taskName,
   type PipelineSettings,
@@ -25,6 +27,8 @@ export interface PipelineDeps {
   settings: PipelineSettings;
   logger: Logger;
   now?: () => Date;
+  /** Jitter source for provider retries, in [0, 1); Math.random by default. */
+  random?: () => number;
 }
 
 /** Facts about this delivery, from the X-CloudTasks-* headers. */
@@ -44,7 +48,9 @@ export type AdvanceResult =
   | 'finished'
   | 'not_found'
   | 'ahead'
-  | 'deferred';
+  | 'deferred'
+  /** Provider trouble: the step was scheduled again as a task of its own, later. */
+  | 'retrying';
 
 /** Where the finished video of a job is kept in our BlobStore. */
 export function videoKey(jobId: string): string {
@@ -238,6 +244,8 @@ async function handleStepError(
     lastAttempt: last,
   });
 
+  if (retryable && isProviderTransient(code)) return retryProviderStep(deps, job, task, err, log);
+
   if (retryable && !last) {
     await deps.store.update(task.jobId, (current) => releaseAfterRetryableError(current, task.stepSeq, message, now));
     throw err instanceof RetryableError ? err : new RetryableError(code, message, { cause: err });
@@ -248,6 +256,42 @@ async function handleStepError(
     current.stepSeq === task.stepSeq && !isTerminal(current.status) ? failJob(current, error, now) : null,
   );
   return 'failed';
+}
+
+/**
+ * Retries in time, not in queue attempts: the failure is recorded on the job, which waits with
+ * no lease and nextRunAt at the retry time, and the same step is scheduled again as a task with
+ * a name of its own (`-p<count>`); the queue gets 200, so its attempts are kept for failures of
+ * our own infrastructure. Past the retry window the job fails with the last error.
+ */
+async function retryProviderStep(deps: PipelineDeps, job: Job, task: StepTask, err: unknown, log: Logger): Promise<AdvanceResult> {
+  const now = (deps.now?.() ?? new Date()).toISOString();
+  const { code, message } = describeError(err);
+  const retryAfterSec = err instanceof AppError ? err.retryAfterSec : undefined;
+  const random = (deps.random ?? Math.random)();
+  let decision: ReturnType<typeof decideProviderRetry> | undefined;
+  const result = await deps.store.update(task.jobId, (current) => {
+    if (current.stepSeq !== task.stepSeq || isTerminal(current.status)) return null;
+    decision = decideProviderRetry(current, { code, message, retryAfterSec }, now, deps.settings, random);
+    return decision.job;
+  });
+  if (!result.changed || !decision) return 'stale';
+  if (decision.kind === 'give_up') {
+    log.warn({ message: 'the provider did not recover within the retry window; job failed', error: result.job?.error });
+    return 'failed';
+  }
+  const nowMs = Date.parse(now);
+  await deps.queue.enqueue(task, {
+    name: taskName(task.jobId, task.stepSeq, `p${decision.attempt}`),
+    scheduleTime: new Date(nowMs + decision.delaySec * 1000),
+  });
+  log.warn({
+    message: `provider trouble at ${job.progress.currentStep}; retrying at ${decision.job.retry?.nextAt}`,
+    error: { code, message },
+    retry: decision.attempt,
+    delaySec: Math.round(decision.delaySec * 10) / 10,
+  });
+  return 'retrying';
 }
 
 /** Creates the task for `stepSeq`; an existing task of that name counts as success (rule 2). */

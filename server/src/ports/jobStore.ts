@@ -54,6 +54,22 @@ export interface JobError {
   message: string;
 }
 
+/**
+ * The current step's provider trouble while the pipeline retries it in time (not in queue
+ * attempts). Cleared when the step succeeds, so every step has its own window.
+ */
+export interface JobRetry {
+  /** The step being retried. */
+  step: StepName;
+  /** When this step first failed: the retry window is counted from here. */
+  since: string;
+  /** Failures of this step so far. */
+  count: number;
+  lastError: JobError;
+  /** When the next try is due (clients show it; the message has it as HH:MM UTC). */
+  nextAt: string;
+}
+
 /** All timestamps are ISO-8601 strings in UTC (Firestore stores them as Timestamps). */
 export interface Job {
   jobId: string;
@@ -71,8 +87,15 @@ export interface Job {
   leaseUntil: string | null;
   /** Worker attempts across all steps (claims taken). */
   attempts: number;
-  /** When the task for `stepSeq` is due; lets a stale delivery re-create a lost next task. */
+  /**
+   * When the task for `stepSeq` is due (createdAt for a new job); null once terminal. Lets a
+   * stale delivery re-create a lost next task, and the sweep find jobs whose task was lost.
+   */
   nextRunAt: string | null;
+  /** Provider trouble of the current step while it is retried; null otherwise. */
+  retry?: JobRetry | null;
+  /** Tasks the sweep created for this job (each rescue task is named after this count). */
+  rescues?: number;
   createdAt: string;
   updatedAt: string;
   completedAt: string | null;
@@ -108,6 +131,11 @@ export interface JobStore {
   listByOwner(ownerUid: string, options: { limit: number; cursor?: string | null }): Promise<JobPage>;
   /** How many of the owner's jobs are queued or processing. */
   countActiveByOwner(ownerUid: string): Promise<number>;
+  /**
+   * Jobs that are queued or processing and whose `nextRunAt` is at or before `cutoff`, the most
+   * overdue first (nextRunAt asc, then jobId asc). The sweep's one query; paged like listByOwner.
+   */
+  listOverdue(cutoff: string, options: { limit: number; cursor?: string | null }): Promise<JobPage>;
   /**
    * Atomic read-modify-write: `mutate` sees the current document and its result is written
    * only if nobody changed the document in between. This is how claims and transitions compare

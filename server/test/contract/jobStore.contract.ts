@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ClientError } from '../../src/errors';
-import type { Job, JobStore, JobStatus } from '../../src/ports/jobStore';
+import type { Job, JobPage, JobStore, JobStatus } from '../../src/ports/jobStore';
 
 /** What an adapter under contract can promise beyond the basics. */
 export interface JobStoreCapabilities {
@@ -205,6 +205,63 @@ export function describeJobStoreContract(
       expect(await store.countActiveByOwner('owner-a')).toBe(3);
       expect(await store.countActiveByOwner('owner-b')).toBe(1);
       expect(await store.countActiveByOwner('nobody')).toBe(0);
+    });
+
+    describe('listOverdue (the sweep)', () => {
+      const cutoff = '2025-03-01T12:00:00.000Z';
+
+      test('finds queued and processing jobs due at or before the cutoff, most overdue first', async () => {
+        const due = [
+          makeJob({ status: 'processing', nextRunAt: '2025-03-01T11:59:00.000Z' }),
+          makeJob({ status: 'queued', nextRunAt: '2025-03-01T09:00:00.000Z' }),
+          makeJob({ status: 'processing', nextRunAt: cutoff }),
+        ];
+        const notDue = [
+          makeJob({ status: 'processing', nextRunAt: '2025-03-01T12:00:00.001Z' }),
+          makeJob({ status: 'failed', nextRunAt: '2025-03-01T08:00:00.000Z' }),
+          makeJob({ status: 'completed', nextRunAt: '2025-03-01T08:00:00.000Z' }),
+          makeJob({ status: 'cancelled', nextRunAt: '2025-03-01T08:00:00.000Z' }),
+          makeJob({ status: 'processing', nextRunAt: null }),
+        ];
+        for (const job of [...due, ...notDue]) await store.create(job);
+        const page = await store.listOverdue(cutoff, { limit: 10 });
+        expect(page.jobs.map((j) => j.jobId)).toEqual([due[1]!.jobId, due[0]!.jobId, due[2]!.jobId]);
+        expect(page.nextCursor).toBeNull();
+        expect(page.jobs[0]).toEqual(due[1]);
+      });
+
+      test('pages through a backlog larger than one page, every job once, ties ordered by jobId', async () => {
+        const jobs: Job[] = [];
+        for (let i = 0; i < 7; i += 1) {
+          // Pairs share a nextRunAt, so the cursor must break ties.
+          const nextRunAt = new Date(Date.parse('2025-03-01T10:00:00.000Z') + Math.floor(i / 2) * 60_000).toISOString();
+          jobs.push(makeJob({ status: i % 2 ? 'queued' : 'processing', nextRunAt }));
+        }
+        for (const job of jobs) await store.create(job);
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const page: JobPage = await store.listOverdue(cutoff, { limit: 3, cursor });
+          expect(page.jobs.length).toBeLessThanOrEqual(3);
+          seen.push(...page.jobs.map((j) => j.jobId));
+          cursor = page.nextCursor;
+          pages += 1;
+        } while (cursor && pages < 10);
+        const expected = [...jobs]
+          .sort((a, b) => a.nextRunAt!.localeCompare(b.nextRunAt!) || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0))
+          .map((j) => j.jobId);
+        expect(seen).toEqual(expected);
+        expect(pages).toBe(3);
+      });
+
+      test('a job that was rescued (nextRunAt moved past the cutoff) leaves the query', async () => {
+        const job = makeJob({ status: 'processing', nextRunAt: '2025-03-01T10:00:00.000Z' });
+        await store.create(job);
+        expect((await store.listOverdue(cutoff, { limit: 5 })).jobs).toHaveLength(1);
+        await store.update(job.jobId, (j) => ({ ...j, nextRunAt: '2025-03-01T12:30:00.000Z', rescues: 1 }));
+        expect((await store.listOverdue(cutoff, { limit: 5 })).jobs).toHaveLength(0);
+      });
     });
 
     describe('update', () => {

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { RetryableError } from '../../src/errors';
 import { taskName } from '../../src/pipeline/decisions';
 import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import { makeTestAudio, makeTestImage, probe } from '../support/media';
@@ -59,7 +60,7 @@ describe('with the VisionStory provider (simulated)', () => {
     expect(info.streams.map((s) => s.codecName).sort()).toEqual(['aac', 'h264']);
   });
 
-  test('a passing provider outage (503) is retried by the queue and the job still completes', async () => {
+  test('a passing provider outage (503) is retried by the pipeline and the job still completes', async () => {
     const before = sim.calls.createAvatar;
     sim.inject({ nextStatusCodes: [503] });
     const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Retry' });
@@ -67,6 +68,57 @@ describe('with the VisionStory provider (simulated)', () => {
     expect(job.status).toBe('completed');
     expect(sim.calls.createAvatar - before).toBe(2);
     expect(job.attempts).toBeGreaterThanOrEqual(5); // one extra claim for the retried step
+    expect(job.retry).toBeNull(); // cleared when the step succeeded
+  });
+
+  test('a provider outage (a 3-minute one, 3 s on these short settings) delays jobs without failing them, and nothing is made twice', async () => {
+    const before = { ...sim.calls };
+    const headers = { 'X-User-Id': 'outage' };
+    sim.inject({ outage: { status: 503, forMs: 3000 } });
+    const jobs: string[] = [];
+    for (let i = 0; i < 3; i += 1) jobs.push((await upload(stack.baseUrl, { image, audio, instructorName: `Outage ${i}` }, headers)).body.jobId);
+    // While the provider is down the job says when it tries again.
+    const waiting = await waitForJob(stack.baseUrl, jobs[0]!, (j) => j.retry != null, 5000, headers);
+    expect(waiting.status).toBe('processing');
+    expect(waiting.progress.message).toMatch(/^The provider is not answering; retrying at \d\d:\d\d UTC$/);
+    expect(waiting.retry).toMatchObject({ step: 'avatar.create', lastError: { code: 'provider_unavailable' } });
+    expect(Date.parse(waiting.retry!.nextAt)).toBeGreaterThan(Date.parse(waiting.retry!.since));
+    // A second outage while the videos are being made: the status checks ride it out too.
+    await waitForJob(stack.baseUrl, jobs[2]!, (j) => j.progress.currentStep === 'video.poll' || j.status !== 'processing', 15000, headers);
+    sim.inject({ outage: { status: 502, forMs: 1500 } });
+    for (const jobId of jobs) {
+      const job = await waitForJob(stack.baseUrl, jobId, undefined, 30000, headers);
+      expect(job.status).toBe('completed');
+      expect(job.retry).toBeNull();
+    }
+    expect(sim.calls.avatarsMade - before.avatarsMade).toBe(3);
+    expect(sim.calls.videosMade - before.videosMade).toBe(3);
+    expect(sim.calls.createAvatar - before.createAvatar).toBeGreaterThan(3); // it was retried
+  });
+
+  test('an outage longer than PROVIDER_RETRY_WINDOW fails the job with the last error', async () => {
+    const short = await startTestStack({
+      env: {
+        PROVIDER: 'visionstory',
+        VISIONSTORY_API_KEY: API_KEY,
+        VISIONSTORY_API_BASE: sim.baseUrl,
+        VISIONSTORY_TIMEOUT: '5',
+        PROVIDER_RETRY_WINDOW: '1.5',
+      },
+    });
+    try {
+      sim.inject({ outage: { status: 500, forMs: 60_000 } });
+      const res = await upload(short.baseUrl, { image, audio, instructorName: 'Gone' });
+      const job = await waitForJob(short.baseUrl, res.body.jobId, undefined, 15000);
+      expect(job.status).toBe('failed');
+      expect(job.error?.code).toBe('provider_unavailable');
+      expect(job.error?.message).toMatch(/^The provider did not recover within 1.5 s: VisionStory create_avatar answered HTTP 500/);
+      expect(job.retry?.count).toBeGreaterThanOrEqual(2);
+      expect(Date.parse(job.completedAt!) - Date.parse(job.retry!.since)).toBeGreaterThanOrEqual(1500);
+    } finally {
+      sim.inject({ outage: null });
+      await short.close();
+    }
   });
 
   test('an answer that is not what the API promises fails the job with provider_bad_response', async () => {
@@ -97,36 +149,57 @@ describe('what the worker answers the queue (deliveries made by hand on a paused
     await stack.service.queue.client.resumeQueue({ name: stack.service.queue.queuePath });
   });
 
-  test('a rate-limited provider makes the worker answer 429 with the provider Retry-After', async () => {
+  test('a rate-limited provider is retried by the pipeline as a task of its own after Retry-After; the queue gets 200', async () => {
     const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Slow' });
     sim.inject({ rateLimitBurst: { count: 1, retryAfterSec: 7 } });
+    const sent = Date.now();
     const answer = await deliver({ jobId: res.body.jobId, stepSeq: 0 });
-    expect(answer.status).toBe(429);
-    expect(answer.headers.get('retry-after')).toBe('7');
-    expect(((await answer.json()) as any).error.code).toBe('provider_rate_limited');
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as any).result).toBe('retrying');
     const job = await getJob(stack.baseUrl, res.body.jobId);
     expect(job.status).toBe('processing');
-    expect(job.leaseUntil).toBeNull(); // released, so the retry can claim at once
+    expect(job.leaseUntil).toBeNull();
     expect(job.stepSeq).toBe(0);
+    expect(job.retry).toMatchObject({ step: 'avatar.create', count: 1, lastError: { code: 'provider_rate_limited' } });
+    expect(Date.parse(job.retry!.nextAt)).toBeGreaterThanOrEqual(sent + 7000);
+    expect(job.nextRunAt).toBe(job.retry!.nextAt);
+    const [tasks] = await stack.service.queue.client.listTasks({ parent: stack.service.queue.queuePath });
+    const retryTask = tasks.find((t) => t.name?.endsWith(`/tasks/${taskName(res.body.jobId, 0, 'p1')}`));
+    expect(retryTask).toBeDefined();
+    expect(Number(retryTask!.scheduleTime!.seconds) * 1000).toBeGreaterThanOrEqual(sent + 6000);
   });
 
-  test('a provider 5xx makes the worker answer 503 so the queue retries', async () => {
+  test('a provider 5xx on the queue\'s last attempt is still retried by the pipeline, not counted against the queue', async () => {
     const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Down' });
     sim.inject({ nextStatusCodes: [502] });
-    const answer = await deliver({ jobId: res.body.jobId, stepSeq: 0 });
-    expect(answer.status).toBe(503);
-    expect(((await answer.json()) as any).error.code).toBe('provider_unavailable');
+    const answer = await deliver({ jobId: res.body.jobId, stepSeq: 0 }, 2); // maxAttempts 3: the third
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as any).result).toBe('retrying');
+    const job = await getJob(stack.baseUrl, res.body.jobId);
+    expect(job.status).toBe('processing');
+    expect(job.retry?.lastError.code).toBe('provider_unavailable');
   });
 
-  test("on the queue's last attempt a transient error fails the job instead of letting the task vanish", async () => {
-    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Last' });
-    sim.inject({ nextStatusCodes: [503] });
-    const answer = await deliver({ jobId: res.body.jobId, stepSeq: 0 }, 2); // maxAttempts 3: this is the third
-    expect(answer.status).toBe(200);
-    expect(((await answer.json()) as any).result).toBe('failed');
-    const job = await getJob(stack.baseUrl, res.body.jobId);
-    expect(job.status).toBe('failed');
-    expect(job.error).toEqual({ code: 'provider_unavailable', message: expect.stringMatching(/^Gave up after 3 attempts/) });
+  test('a failure that is not the provider\'s (storage) is left to the queue: 503, and on its last attempt the job fails', async () => {
+    const provider = stack.service.provider;
+    const real = provider.createAvatar;
+    provider.createAvatar = async () => {
+      throw new RetryableError('storage_unavailable', 'Cloud Storage did not answer');
+    };
+    try {
+      const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Last' });
+      const early = await deliver({ jobId: res.body.jobId, stepSeq: 0 }, 0);
+      expect(early.status).toBe(503);
+      expect(((await early.json()) as any).error.code).toBe('storage_unavailable');
+      const answer = await deliver({ jobId: res.body.jobId, stepSeq: 0 }, 2); // maxAttempts 3: this is the third
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as any).result).toBe('failed');
+      const job = await getJob(stack.baseUrl, res.body.jobId);
+      expect(job.status).toBe('failed');
+      expect(job.error).toEqual({ code: 'storage_unavailable', message: expect.stringMatching(/^Gave up after 3 attempts/) });
+    } finally {
+      provider.createAvatar = real;
+    }
   });
 
   test('a duplicate of a task that already ran answers 200 and calls the provider no more', async () => {

@@ -17,6 +17,8 @@ export const FAST_ENV: Record<string, string> = {
   TASK_MIN_BACKOFF: '0.2',
   TASK_MAX_BACKOFF: '1',
   STEP_LEASE: '30',
+  PROVIDER_RETRY_MIN_BACKOFF: '0.2',
+  PROVIDER_RETRY_MAX_BACKOFF: '1',
   SHUTDOWN_GRACE_MS: '2000',
 };
 

@@ -1,8 +1,12 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { ClientError } from '../../errors';
+import type { SweepSettings } from '../../pipeline/decisions';
 import { advanceJob, type PipelineDeps } from '../../pipeline/runner';
+import { sweepOverdueJobs } from '../../pipeline/sweep';
 import { workerAuthMiddleware, type AuthenticateWorker } from '../auth';
+
+const SweepBody = z.object({ cursor: z.string().max(500).nullish() }).strict();
 
 const TaskBody = z.object({
   jobId: z.string().min(1).max(64),
@@ -13,7 +17,7 @@ const TaskBody = z.object({
  * POST /worker/process-avatar: Cloud Tasks delivers `{jobId, stepSeq}`; one pipeline step runs
  * and the answer tells the queue what to do: 200 done (or a duplicate, ignored), 429/503 retry.
  */
-export function workerRoutes(deps: { pipeline: PipelineDeps; authenticateWorker: AuthenticateWorker }): Router {
+export function workerRoutes(deps: { pipeline: PipelineDeps; sweep: SweepSettings; authenticateWorker: AuthenticateWorker }): Router {
   const router = Router();
   router.post(
     '/worker/process-avatar',
@@ -31,6 +35,25 @@ export function workerRoutes(deps: { pipeline: PipelineDeps; authenticateWorker:
         taskName: req.header('x-cloudtasks-taskname') ?? undefined,
       });
       res.status(200).json({ success: true, jobId: parsed.data.jobId, stepSeq: parsed.data.stepSeq, result });
+    },
+  );
+  /**
+   * POST /worker/sweep (Cloud Scheduler every 5 minutes; the local stack on a timer): gives a
+   * new task to every job whose task was lost. Works in pages within a time budget; `more: true`
+   * means overdue jobs are left, and `{cursor}` from the answer continues where it stopped.
+   */
+  router.post(
+    '/worker/sweep',
+    workerAuthMiddleware(deps.authenticateWorker),
+    express.json({ limit: '4kb', type: () => true }),
+    async (req, res) => {
+      const parsed = SweepBody.safeParse(req.body ?? {});
+      if (!parsed.success) {
+        throw new ClientError(400, 'bad_sweep', `The sweep body must be empty or {cursor}: ${parsed.error.issues[0]!.message}`);
+      }
+      const { store, queue, settings, logger, now } = deps.pipeline;
+      const result = await sweepOverdueJobs({ store, queue, settings, logger, now, sweep: deps.sweep }, { cursor: parsed.data.cursor });
+      res.status(200).json({ success: true, ...result });
     },
   );
   return router;

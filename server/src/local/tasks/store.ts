@@ -173,6 +173,33 @@ export class EmulatorStore {
     return rows.map((r) => JSON.parse(r.data) as TaskRecord);
   }
 
+  /**
+   * Points every stored task whose URL has `target`'s path but another origin at `target`
+   * (and its OIDC audience, when that was the old URL). Returns how many changed.
+   */
+  retargetTasks(target: string): number {
+    const to = new URL(target);
+    return this.db.transaction(() => {
+      let changed = 0;
+      for (const row of this.prepare('SELECT data FROM tasks').all() as { data: string }[]) {
+        const task = JSON.parse(row.data) as TaskRecord;
+        let from: URL;
+        try {
+          from = new URL(task.http.url);
+        } catch {
+          continue;
+        }
+        if (from.pathname !== to.pathname || from.origin === to.origin) continue;
+        const oldUrl = task.http.url;
+        task.http.url = new URL(from.pathname + from.search, to.origin).toString();
+        if (task.http.oidcToken?.audience === oldUrl) task.http.oidcToken.audience = task.http.url;
+        this.updateTask(task);
+        changed += 1;
+      }
+      return changed;
+    })();
+  }
+
   /** Tasks of a queue due at `nowMs`, earliest first. */
   dueTasks(queue: string, nowMs: number, limit: number): TaskRecord[] {
     const rows = this.prepare('SELECT data FROM tasks WHERE queue = ? AND schedule_ms <= ? ORDER BY schedule_ms, name LIMIT ?').all(queue, nowMs, limit) as { data: string }[];
