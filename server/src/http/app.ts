@@ -74,6 +74,7 @@ export function createApp(deps: AppDeps): Express {
         authenticate,
         signedUrlTtlSec: deps.signedUrlTtlSec,
         heartbeatMs: deps.heartbeatMs,
+        publicUrl: deps.publicUrl,
       }),
     );
   }
