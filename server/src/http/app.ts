@@ -6,6 +6,7 @@ import type { PipelineDeps } from '../pipeline/runner';
 import type { BlobStore } from '../ports/blobStore';
 import type { JobStore } from '../ports/jobStore';
 import type { TaskQueue } from '../ports/taskQueue';
+import { corsMiddleware } from './cors';
 import { allowAnyWorker, localAuthenticate, type Authenticate, type AuthenticateWorker } from './auth';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { requestLogging } from './logging';
@@ -31,6 +32,8 @@ export interface AppDeps {
   publicUrl?: string;
   projectId?: string;
   heartbeatMs?: number;
+  /** Browser origins allowed to call the public API (CORS); none by default. */
+  corsOrigins?: readonly string[];
   /** Extra routes mounted before the 404 handler (the web page, for example). */
   extraRoutes?: RequestHandler[];
 }
@@ -55,6 +58,7 @@ export function createApp(deps: AppDeps): Express {
 
   const authenticate = deps.authenticate ?? localAuthenticate;
   if (deps.role !== 'worker') {
+    app.use(corsMiddleware(deps.corsOrigins ?? []));
     for (const handler of deps.extraRoutes ?? []) app.use(handler);
     app.use(
       generateRoutes({
