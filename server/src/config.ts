@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 /**
@@ -95,6 +97,16 @@ const EnvSchema = z.object({
   SWEEP_GRACE: z.coerce.number().min(0).default(120),
   MAX_ACTIVE_JOBS_PER_USER: z.coerce.number().int().positive().default(5),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
+  /**
+   * Browser origins allowed to call the API from another site (the Flutter web build, other
+   * front ends): comma-separated, exact `scheme://host[:port]`. None by default.
+   */
+  CORS_ORIGINS: z
+    .string()
+    .trim()
+    .default('')
+    .transform((s) => s.split(',').map((o) => o.trim().replace(/\/$/, '')).filter((o) => o !== ''))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin is scheme://host[:port], without a path, e.g. "https://app.example.com"'))),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -161,6 +173,8 @@ export interface AppConfig {
     maxActiveJobsPerUser: number;
   };
   shutdownGraceMs: number;
+  /** Origins allowed by CORS (exact match); empty: no cross-origin access. */
+  corsOrigins: string[];
 }
 
 /** Thrown when the environment is not valid; the message names every bad variable. */
@@ -178,6 +192,29 @@ export class ConfigError extends Error {
 export function applyProcessDefaults(config: AppConfig, env: NodeJS.ProcessEnv = process.env): void {
   const offCloud = !config.projectId || config.tasks.kind !== 'cloud';
   if (offCloud && env.METADATA_SERVER_DETECTION === undefined) env.METADATA_SERVER_DETECTION = 'none';
+}
+
+/**
+ * Reads `file` (a `.env` in the working directory by default) into `env` when it exists, as
+ * `.env.example` promises. A variable already set in the real environment wins over the file.
+ * The file is parsed by Node's own `.env` parser (the one behind process.loadEnvFile); merging
+ * by hand keeps the precedence explicit. Returns the names taken from the file.
+ */
+export function loadEnvFile(file = '.env', env: NodeJS.ProcessEnv = process.env): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ConfigError([`${file}: cannot be read (${(err as Error).message})`]);
+  }
+  const taken: string[] = [];
+  for (const [name, value] of Object.entries(parseEnv(text))) {
+    if (env[name] !== undefined || value === undefined) continue;
+    env[name] = value;
+    taken.push(name);
+  }
+  return taken;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -291,5 +328,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    corsOrigins: e.CORS_ORIGINS,
   };
 }

@@ -1,11 +1,13 @@
-import { ConfigError, applyProcessDefaults, loadConfig } from './config';
+import { ConfigError, applyProcessDefaults, loadConfig, loadEnvFile } from './config';
 import { createLogger } from './logger';
 import { startService } from './service';
 
 /** Composition root: config → adapters → app → listen; SIGTERM drains and closes. */
 async function main(): Promise<void> {
   let config;
+  let fromFile: string[] = [];
   try {
+    fromFile = loadEnvFile();
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -22,6 +24,7 @@ async function main(): Promise<void> {
     message: `listening on ${publicUrl}${config.http2Cleartext ? ' (HTTP/2 cleartext)' : ''} (role ${config.role}, store ${config.jobStore.kind}, blobs ${config.blobStore.kind}, tasks ${config.tasks.kind}, provider ${config.provider.kind})`,
     url: publicUrl,
     dataDir: config.jobStore.kind === 'sqlite' ? config.dataDir : undefined,
+    fromEnvFile: fromFile.length > 0 ? fromFile : undefined,
   });
   if (config.role !== 'worker') {
     logger.info({

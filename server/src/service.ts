@@ -257,6 +257,7 @@ async function assemble(
     authenticateWorker: overrides.authenticateWorker ?? buildWorkerAuthenticate(config, workerUrl, emulator, logger),
     allowUserIdField: config.auth.kind === 'local',
     publicUrl: config.publicUrl,
+    corsOrigins: config.corsOrigins,
     projectId: config.projectId,
     heartbeatMs: overrides.heartbeatMs,
     extraRoutes: [webRoutes({ limits: config.limits })],

@@ -6,6 +6,7 @@ import type { PipelineDeps } from '../pipeline/runner';
 import type { BlobStore } from '../ports/blobStore';
 import type { JobStore } from '../ports/jobStore';
 import type { TaskQueue } from '../ports/taskQueue';
+import { corsMiddleware } from './cors';
 import { allowAnyWorker, localAuthenticate, type Authenticate, type AuthenticateWorker } from './auth';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { requestLogging } from './logging';
@@ -34,6 +35,8 @@ export interface AppDeps {
   publicUrl?: string;
   projectId?: string;
   heartbeatMs?: number;
+  /** Browser origins allowed to call the public API (CORS); none by default. */
+  corsOrigins?: readonly string[];
   /** Extra routes mounted before the 404 handler (the web page, for example). */
   extraRoutes?: RequestHandler[];
 }
@@ -58,6 +61,7 @@ export function createApp(deps: AppDeps): Express {
 
   const authenticate = deps.authenticate ?? localAuthenticate;
   if (deps.role !== 'worker') {
+    app.use(corsMiddleware(deps.corsOrigins ?? []));
     for (const handler of deps.extraRoutes ?? []) app.use(handler);
     app.use(
       generateRoutes({
@@ -77,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
         authenticate,
         signedUrlTtlSec: deps.signedUrlTtlSec,
         heartbeatMs: deps.heartbeatMs,
+        publicUrl: deps.publicUrl,
       }),
     );
   }

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { formatBytes } from '../adapters/localBlobStore';
 import { ClientError } from '../errors';
 import type { BlobStore } from '../ports/blobStore';
+import { uploadKey } from '../pipeline/runner';
 import { SNIFF_BYTES, sniffAudio, sniffImage, type MediaType } from './mediaTypes';
 
 /** One accepted upload, as the route sees it after the storage engine has stored it. */
@@ -128,7 +129,7 @@ export class BlobStorageEngine implements StorageEngine {
     if (!type) {
       throw new ClientError(415, 'unsupported_media_type', `The ${field} must be ${spec.accepted}; this file's contents are not`);
     }
-    const key = `uploads/${ctx.jobId}/${field}.${type.ext}`;
+    const key = uploadKey(ctx.jobId, field, type.ext);
     ctx.startedKeys.add(key);
     const source = ended ? Readable.from([head]) : file.stream;
     const maxBytes = spec.limit(this.limits);

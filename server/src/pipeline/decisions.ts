@@ -165,6 +165,9 @@ export function decideClaim(job: Job, stepSeq: number, now: string, settings: Pi
     };
   }
   const step = job.progress.currentStep;
+  // The commit that scheduled this step already said what it is doing (e.g. "check 2" of the
+  // provider): keep that message, so the claim changes nothing a watcher sees.
+  const message = job.status === 'processing' && job.progress.message.startsWith(STEP_MESSAGES[step]) ? job.progress.message : STEP_MESSAGES[step];
   return {
     kind: 'claimed',
     job: {
@@ -172,7 +175,7 @@ export function decideClaim(job: Job, stepSeq: number, now: string, settings: Pi
       status: 'processing',
       leaseUntil: addSeconds(now, settings.stepLeaseSec),
       attempts: job.attempts + 1,
-      progress: advanceProgress(job, step, STEP_START_PERCENT[step], STEP_MESSAGES[step]),
+      progress: advanceProgress(job, step, STEP_START_PERCENT[step], message),
       updatedAt: now,
     },
   };

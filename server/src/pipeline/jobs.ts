@@ -1,9 +1,11 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
-import { ClientError, RetryableError, describeError } from '../errors';
+import { ClientError, PermanentError, RetryableError, describeError } from '../errors';
+import type { BlobStore } from '../ports/blobStore';
 import { isTerminal, type Job, type JobInput, type JobStore } from '../ports/jobStore';
 import type { TaskQueue } from '../ports/taskQueue';
 import { failJob, newJob, requestCancel, taskName } from './decisions';
-import { enqueueStep } from './runner';
+import { enqueueStep, uploadKey } from './runner';
 
 export interface JobsDeps {
   store: JobStore;
@@ -74,4 +76,49 @@ export async function cancelJobRequest(deps: JobsDeps, job: Job): Promise<Job> {
   );
   deps.logger.info({ message: 'cancel requested', jobId: job.jobId });
   return current;
+}
+
+/**
+ * A new job from a failed or cancelled job's photo and recording. The uploads are copied to the
+ * new job's own keys, so whatever later happens to the old job's files (retention, deletion)
+ * cannot break the new one. The per-user limit applies as for any new job. Any failure removes
+ * the copies made so far: a refused retry leaves nothing behind.
+ */
+export async function retryJob(deps: JobsDeps, blobs: BlobStore, job: Job, newJobId: string): Promise<Job> {
+  if (job.status === 'completed') throw new ClientError(409, 'job_completed', 'The job is completed; there is nothing to retry');
+  if (!isTerminal(job.status)) {
+    throw new ClientError(409, 'job_running', `The job is still ${job.status}; cancel it or wait for it to finish before retrying`);
+  }
+  await checkActiveLimit(deps, job.ownerUid);
+  const sources = [
+    { field: 'image' as const, key: job.input.imagePath },
+    { field: 'audio' as const, key: job.input.audioPath },
+  ];
+  const infos = await Promise.all(sources.map((s) => blobs.stat(s.key)));
+  if (infos.some((info) => !info)) {
+    throw new ClientError(410, 'uploads_gone', 'The photo or the recording of this job is no longer kept; send them again');
+  }
+  const copied: string[] = [];
+  const keys: Record<'image' | 'audio', string> = { image: '', audio: '' };
+  try {
+    for (const [i, source] of sources.entries()) {
+      const ext = path.extname(source.key).slice(1) || 'bin';
+      const key = uploadKey(newJobId, source.field, ext);
+      copied.push(key);
+      const stream = await blobs.openRead(source.key);
+      await blobs.putStream(key, stream, { contentType: infos[i]!.contentType ?? undefined, sha256: false });
+      keys[source.field] = key;
+    }
+    return await createJob(deps, {
+      jobId: newJobId,
+      ownerUid: job.ownerUid,
+      input: { ...job.input, imagePath: keys.image, audioPath: keys.audio },
+    });
+  } catch (err) {
+    await Promise.all(copied.map((key) => blobs.delete(key).catch(() => undefined)));
+    if (err instanceof PermanentError && err.code === 'not_found') {
+      throw new ClientError(410, 'uploads_gone', 'The photo or the recording of this job is no longer kept; send them again');
+    }
+    throw err;
+  }
 }

@@ -52,6 +52,11 @@ export type AdvanceResult =
   /** Provider trouble: the step was scheduled again as a task of its own, later. */
   | 'retrying';
 
+/** Where an upload of a job is kept in our BlobStore (`ext` from the sniffed type). */
+export function uploadKey(jobId: string, field: 'image' | 'audio', ext: string): string {
+  return `uploads/${jobId}/${field}.${ext}`;
+}
+
 /** Where the finished video of a job is kept in our BlobStore. */
 export function videoKey(jobId: string): string {
   return `videos/${jobId}.mp4`;

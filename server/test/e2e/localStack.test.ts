@@ -56,13 +56,13 @@ describe('the local stack, end to end', () => {
       progress: { currentStep: 'done', percent: 100, stepNumber: 4, totalSteps: 4 },
       input: { imageType: 'image/jpeg', audioType: 'audio/wav', instructorName: 'Kim', instructorBio: 'Teacher' },
       provider: { name: 'local-render', avatarId: expect.any(String), videoId: expect.any(String), providerStatus: 'created' },
-      result: { videoUrl: `/jobs/${job.jobId}/video` },
+      result: { videoUrl: `${stack.baseUrl}/jobs/${job.jobId}/video` },
       error: null,
     });
     expect(job.provider.polls).toBeGreaterThanOrEqual(2); // latency made it poll more than once
     expect(job.completedAt).not.toBeNull();
 
-    const video = await fetch(`${stack.baseUrl}${job.result!.videoUrl}`);
+    const video = await fetch(job.result!.videoUrl);
     expect(video.status).toBe(200);
     expect(video.headers.get('content-type')).toBe('video/mp4');
     const file = path.join(media, 'result.mp4');

@@ -64,6 +64,20 @@ describe('claiming a job for a task', () => {
     expect(claim.job.attempts).toBe(1);
   });
 
+  test('claiming a step the previous commit already announced changes only the lease, nothing a watcher sees', () => {
+    let t = step(fresh(), 0, { kind: 'avatar_created', avatarId: 'av-1' });
+    t = step(t.job, 1, { kind: 'video_requested', videoId: 'vid-1' });
+    t = step(t.job, 2, { kind: 'video_pending', providerStatus: 'running' });
+    const claim = decideClaim(t.job, t.job.stepSeq, at(10), settings);
+    expect(claim.kind).toBe('claimed');
+    expect(claim.job.progress).toEqual(t.job.progress);
+    expect(claim.job.progress.message).toBe('The provider is making the video (running, check 1)');
+    expect(claim.job.status).toBe(t.job.status);
+    // After a retryable error the claim does say it is trying again.
+    const released = releaseAfterRetryableError(t.job, t.job.stepSeq, 'provider busy', at(11))!;
+    expect(decideClaim(released, released.stepSeq, at(12), settings).job.progress.message).toBe('The provider is making the video');
+  });
+
   test('a second delivery while the lease is live is told to come back after it', () => {
     const first = decideClaim(fresh(), 0, T0, settings);
     const second = decideClaim(first.job, 0, at(10), settings);

@@ -143,8 +143,9 @@ describeInBrowser(`the web page${SKIPPED}`, () => {
 
     const alert = page.locator('#form-error');
     await alert.waitFor({ state: 'visible' });
+    // The server's own words (they name the field), then what to do next.
     await expect(alert.textContent()).resolves.toBe(
-      "The server refused the upload: The image must be JPEG, PNG, WebP or HEIC; this file's contents are not",
+      "The upload was refused. The image must be JPEG, PNG, WebP or HEIC; this file's contents are not. What to do: choose another file and send the form again.",
     );
     await expect(page.locator('#image').getAttribute('aria-invalid')).resolves.toBe('true');
     expect(new URL(page.url()).search).toBe(''); // still on the form, nothing to follow
@@ -169,7 +170,7 @@ describeInBrowser(`the web page${SKIPPED}`, () => {
     await page.close();
   });
 
-  test('when the photo cannot be decoded, the job fails with a plain message and "Try again" returns to the filled form', async () => {
+  test('when the photo cannot be decoded, the job fails in plain words with what to do, and "Try again" starts a new job from the same files', async () => {
     const page = await browser.context.newPage();
     const broken = await makeCorruptFile(media, { looksLike: 'jpeg', name: 'broken' });
     await page.goto(stack.baseUrl + '/');
@@ -177,14 +178,36 @@ describeInBrowser(`the web page${SKIPPED}`, () => {
     await page.getByRole('button', { name: 'Make the video' }).click();
     await page.waitForURL(/\?job=/);
     await page.locator('#job-status', { hasText: 'failed' }).waitFor({ timeout: 30_000 });
-    await expect(page.locator('#job-error').textContent()).resolves.toMatch(/^The photo or the voice recording could not be read\. Try another file\. \(.+\)$/);
+    // Plain words and the next step; not the decoder's internals the job's message carries.
+    await expect(page.locator('#job-error').textContent()).resolves.toBe('The photo or the voice recording could not be read.');
+    await expect(page.locator('#job-next').textContent()).resolves.toBe('What to do: choose another file and send the form again.');
+    const failedId = new URL(page.url()).searchParams.get('job')!;
+    const stored = await stack.service.store.get(failedId);
+    expect(stored?.error?.message).toBeTruthy();
+    await expect(page.locator('#job-failure').textContent()).resolves.not.toContain(stored!.error!.message);
     await expect(page.locator('#steps li[data-state="failed"]').count()).resolves.toBe(1);
     await expect(page.getByRole('button', { name: 'Cancel' }).isHidden()).resolves.toBe(true);
 
+    // Try again: a new job (POST /jobs/:id/retry) with the same photo, which fails the same way.
+    const retried = page.waitForResponse((r) => r.url().endsWith(`/jobs/${failedId}/retry`));
     await page.getByRole('button', { name: 'Try again' }).click();
-    expect(new URL(page.url()).search).toBe('');
+    expect((await retried).status()).toBe(202);
+    await page.waitForURL((url) => url.searchParams.get('job') !== null && url.searchParams.get('job') !== failedId);
+    const retryId = new URL(page.url()).searchParams.get('job')!;
+    await page.locator('#job-status', { hasText: 'failed' }).waitFor({ timeout: 30_000 });
+    await expect(page.locator('#job-title').textContent()).resolves.toBe('Video for Ana Broken');
+    expect((await stack.service.store.get(retryId))?.input.instructorName).toBe('Ana Broken');
+
+    // When the files are no longer kept, Try again goes back to the form with the name filled in.
+    const again = await stack.service.store.get(retryId);
+    await stack.service.blobs.delete(again!.input.imagePath);
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await page.waitForURL((url) => url.search === '');
+    await expect(page.locator('#form-note').textContent()).resolves.toBe(
+      'The files of the earlier video are no longer kept. Choose the photo and the recording again.',
+    );
     await expect(page.getByLabel('Instructor name').inputValue()).resolves.toBe('Ana Broken');
-    await expect(page.locator('#image').evaluate((i: any) => i.files?.[0]?.name)).resolves.toBe('broken.jpg');
+    await expect(page.evaluate(`document.activeElement?.id`)).resolves.toBe('image');
     await page.close();
   });
 });
@@ -214,7 +237,9 @@ describeInBrowser(`the web page with a sign-in token${SKIPPED}`, () => {
     await page.goto(secured.baseUrl + '/');
     // Without the token the server refuses, and the page says why.
     await page.locator('#recent-error', { hasText: 'Sign in first' }).waitFor();
-    await expect(page.locator('#recent-error').textContent()).resolves.toBe('Could not load recent videos: Sign in first');
+    await expect(page.locator('#recent-error').textContent()).resolves.toBe(
+      'Could not load recent videos. Sign in first. What to do: sign in again, then reload the page.',
+    );
     await page.evaluate(`localStorage.setItem('idToken', 'good-token')`);
     seenAuth.length = 0;
     await page.reload();

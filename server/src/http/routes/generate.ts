@@ -6,7 +6,7 @@ import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/jobs'
 import type { BlobStore } from '../../ports/blobStore';
 import { authMiddleware, isValidUserId, type Authenticate } from '../auth';
 import { createUploadMiddleware, translateMulterError, type UploadLimits } from '../upload';
-import { publicBaseUrl } from './links';
+import { jobLinks, publicBaseUrl } from './links';
 
 export interface GenerateDeps {
   jobs: JobsDeps;
@@ -106,8 +106,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
         success: true,
         jobId: job.jobId,
         message: 'Job accepted; watch its progress at statusUrl or eventsUrl',
-        statusUrl: `${base}/jobs/${job.jobId}`,
-        eventsUrl: `${base}/jobs/${job.jobId}/events`,
+        ...jobLinks(base, job.jobId),
       });
     } catch (err) {
       // Also when the enqueue failed: createJob has marked that job failed, so its inputs

@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ClientError } from '../../errors';
-import { cancelJobRequest, type JobsDeps } from '../../pipeline/jobs';
+import { cancelJobRequest, retryJob, type JobsDeps } from '../../pipeline/jobs';
 import type { BlobStore } from '../../ports/blobStore';
 import { isTerminal, type Job, type JobStore } from '../../ports/jobStore';
 import { authMiddleware, type Authenticate } from '../auth';
+import { jobLinks, presentJob, publicBaseUrl } from './links';
 
 export interface JobsRouteDeps {
   store: JobStore;
@@ -14,6 +16,7 @@ export interface JobsRouteDeps {
   signedUrlTtlSec: number;
   /** Comment line sent on idle event streams so proxies keep them open. */
   heartbeatMs?: number;
+  publicUrl?: string;
 }
 
 const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -61,11 +64,24 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
     const parsed = listQuery.safeParse(req.query);
     if (!parsed.success) throw new ClientError(400, 'bad_query', parsed.error.issues[0]!.message);
     const page = await deps.store.listByOwner(req.caller!.uid, parsed.data);
-    res.json({ success: true, jobs: page.jobs, nextCursor: page.nextCursor });
+    const base = publicBaseUrl(req, deps.publicUrl);
+    res.json({ success: true, jobs: page.jobs.map((job) => presentJob(job, base)), nextCursor: page.nextCursor });
   });
 
   router.get('/jobs/:jobId', auth, async (req, res) => {
-    res.json(await ownedJob(deps.store, req));
+    res.json(presentJob(await ownedJob(deps.store, req), publicBaseUrl(req, deps.publicUrl)));
+  });
+
+  // A new job from a failed or cancelled job's photo and recording.
+  router.post('/jobs/:jobId/retry', auth, async (req, res) => {
+    const job = await ownedJob(deps.store, req);
+    const created = await retryJob(deps.jobs, deps.blobs, job, randomUUID());
+    res.status(202).json({
+      success: true,
+      jobId: created.jobId,
+      ...jobLinks(publicBaseUrl(req, deps.publicUrl), created.jobId),
+      retriedFrom: job.jobId,
+    });
   });
 
   router.post('/jobs/:jobId/cancel', auth, async (req, res) => {
@@ -114,18 +130,28 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
 
   router.get('/jobs/:jobId/events', auth, async (req, res) => {
     const job = await ownedJob(deps.store, req);
-    streamJobEvents(deps.store, job.jobId, req, res, heartbeatMs);
+    streamJobEvents(deps.store, job.jobId, req, res, heartbeatMs, publicBaseUrl(req, deps.publicUrl));
   });
 
   return router;
 }
 
 /**
- * Server-Sent Events: one `job` event per snapshot of the document, a comment line every
+ * What a watcher can see change. The claim that starts each step only takes the lease
+ * (leaseUntil, attempts, updatedAt); the commit that ends it changes the progress. Sending both
+ * would show every step twice, so a snapshot that differs only in these fields is not sent.
+ */
+function visibleState(job: Job): string {
+  const { leaseUntil: _lease, attempts: _attempts, updatedAt: _updated, nextRunAt: _next, stepSeq: _seq, ...visible } = job;
+  return JSON.stringify(visible);
+}
+
+/**
+ * Server-Sent Events: one `job` event per visible change of the document, a comment line every
  * `heartbeatMs` so idle proxies keep the stream open, and an `end` event after the terminal
  * snapshot, then the stream closes.
  */
-function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Response, heartbeatMs: number): void {
+function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Response, heartbeatMs: number, base: string): void {
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
   res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -148,9 +174,10 @@ function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Resp
     jobId,
     (job) => {
       if (closed) return;
-      const data = JSON.stringify(job);
-      if (data === lastSent) return;
-      lastSent = data;
+      const visible = visibleState(job);
+      if (visible === lastSent) return;
+      lastSent = visible;
+      const data = JSON.stringify(presentJob(job, base));
       res.write(`id: ${job.updatedAt}\nevent: job\ndata: ${data}\n\n`);
       if (isTerminal(job.status)) {
         res.write(`event: end\ndata: ${JSON.stringify({ jobId, status: job.status })}\n\n`);

@@ -1,11 +1,17 @@
 /*
- * The avatar video page: plain JavaScript, no framework, no build step.
+ * The avatar video page: plain JavaScript, no framework, no build step; a native ES module
+ * (no inline script, so a strict Content-Security-Policy holds).
  *
  * Views: "/" shows the form, "/?job=<jobId>" shows one job live (a reload or a shared link opens
  * it again). Both show the caller's recent jobs. Locally the caller is the default user; when a
  * token is stored in localStorage.idToken (a Firebase ID token in the cloud), every request
  * carries it as a Bearer token.
+ *
+ * The words come from messages.mjs, in the browser's language (Korean or English).
  */
+import { pickLanguage, translator } from './messages.mjs';
+import { describeRemaining, estimateRemainingMs } from './eta.mjs';
+
 (function () {
   'use strict';
 
@@ -19,13 +25,11 @@
     bioMaxChars: 1000,
   };
 
+  const t = translator(pickLanguage(navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]));
+
   const STEPS = ['avatar.create', 'video.create', 'video.poll', 'video.store'];
-  const STEP_LABELS = {
-    'avatar.create': 'Prepare the avatar',
-    'video.create': 'Start the video',
-    'video.poll': 'Render the video',
-    'video.store': 'Save the video',
-    done: 'Done',
+  const stepLabel = function (step) {
+    return t('step.' + step);
   };
   const TERMINAL = ['completed', 'failed', 'cancelled'];
 
@@ -81,17 +85,21 @@
         body: opts.body,
       });
     } catch (err) {
-      throw new ApiError(0, 'network', 'The server cannot be reached. Is it running?');
+      throw new ApiError(0, 'network', '');
     }
     const text = await res.text();
     if (!res.ok) throw apiErrorFrom(res.status, text);
     return text ? JSON.parse(text) : null;
   }
 
-  /** POST /generate-with-tasks with an upload progress callback (fetch cannot report one). */
+  /**
+   * POST /generate-with-tasks with an upload progress callback (fetch cannot report one).
+   * Returns the answer's promise and a function that stops the upload (XHR abort): the server
+   * sees the request end early and keeps nothing.
+   */
   function uploadJob(form, onProgress) {
-    return new Promise(function (resolve, reject) {
-      const xhr = new XMLHttpRequest();
+    const xhr = new XMLHttpRequest();
+    const promise = new Promise(function (resolve, reject) {
       xhr.open('POST', '/generate-with-tasks');
       xhr.setRequestHeader('Accept', 'application/json');
       const headers = authHeaders();
@@ -113,13 +121,19 @@
         }
       };
       xhr.onerror = function () {
-        reject(new ApiError(0, 'network', 'The upload was interrupted: the server cannot be reached.'));
+        reject(new ApiError(0, 'network', ''));
       };
       xhr.onabort = function () {
-        reject(new ApiError(0, 'aborted', 'The upload was stopped.'));
+        reject(new ApiError(0, 'aborted', ''));
       };
       xhr.send(form);
     });
+    return {
+      promise: promise,
+      abort: function () {
+        xhr.abort();
+      },
+    };
   }
 
   /**
@@ -247,46 +261,146 @@
     el.hidden = !message;
   }
 
+  /**
+   * An error in plain words and what to do next, from its stable code. The server's own message
+   * is used (English pages only) for refusals of what the user sent (4xx), which name the field;
+   * a failed job's message may carry the provider's or ffmpeg's internals, so it is not shown
+   * when the code is known.
+   */
+  function plainError(code, serverMessage, status) {
+    const known = t.error(code);
+    const ownWords = t.lang === 'en' && status >= 400 && status < 500 && serverMessage;
+    const text = ownWords ? serverMessage : known ? known.text : serverMessage || t.error('unknown').text;
+    const next = known ? known.next : t.error(codeForStatus(status)).next;
+    return { text: sentence(text), next: next };
+  }
+
+  /** For a code this page does not know, a known one with the same meaning, by HTTP status. */
+  function codeForStatus(status) {
+    if (status === 401 || status === 403) return 'missing_token';
+    if (status === 404) return 'not_found';
+    if (status === 413 || status === 415) return 'file_too_large';
+    if (status === 429) return 'too_many_active_jobs';
+    if (status === 503 || status === 0) return 'network';
+    return 'unknown';
+  }
+
+  /** Server messages have no final stop; the page's sentences do. */
+  function sentence(text) {
+    const trimmed = String(text || '').trim();
+    return /[.!?。]$/.test(trimmed) ? trimmed : trimmed + '.';
+  }
+
+  /** "What happened. What to do: …" as one sentence pair. */
+  function sayError(code, serverMessage, status) {
+    const plain = plainError(code, serverMessage, status);
+    return plain.text + ' ' + t('job.next', { next: plain.next });
+  }
+
   // ---------------------------------------------------------------- the form
 
   /** The same checks the server makes, said in the same words; null when the file is fine. */
   function checkFile(file, kind) {
     const isImage = kind === 'image';
-    const label = isImage ? 'photo' : 'voice recording';
-    if (!file) return 'Choose a ' + label + '.';
-    if (file.size === 0) return 'The ' + label + ' file is empty.';
+    if (!file) return t(isImage ? 'check.choosePhoto' : 'check.chooseAudio');
+    if (file.size === 0) return t(isImage ? 'check.emptyPhoto' : 'check.emptyAudio');
     const types = isImage ? IMAGE_TYPES : AUDIO_TYPES;
     const exts = isImage ? IMAGE_EXTS : AUDIO_EXTS;
     const typeOk = file.type ? types.indexOf(file.type.toLowerCase()) >= 0 : false;
     const extOk = exts.indexOf(extensionOf(file.name)) >= 0;
     if (!typeOk && !extOk) {
-      return isImage ? 'The photo must be a JPEG, PNG, WebP or HEIC image.' : 'The voice recording must be a WAV, MP3 or M4A file.';
+      return t(isImage ? 'check.typePhoto' : 'check.typeAudio');
     }
     const max = isImage ? limits.imageMaxBytes : limits.audioMaxBytes;
-    if (file.size > max) return 'The ' + label + ' is larger than ' + formatBytes(max) + '.';
+    if (file.size > max) return t(isImage ? 'check.bigPhoto' : 'check.bigAudio', { size: formatBytes(max) });
     return null;
+  }
+
+  function checkName() {
+    const name = $('name').value.trim();
+    if (!name) return t('check.name');
+    if (name.length > limits.nameMaxChars) return t('check.nameLong', { n: limits.nameMaxChars });
+    return null;
+  }
+
+  function checkBio() {
+    return $('bio').value.trim().length > limits.bioMaxChars ? t('check.bioLong', { n: limits.bioMaxChars }) : null;
+  }
+
+  function setFieldProblem(field, problem) {
+    showError(field + '-error', problem);
+    $(field).setAttribute('aria-invalid', problem ? 'true' : 'false');
+  }
+
+  /**
+   * Once a field shows a problem, it is checked again as it changes, and the message goes as
+   * soon as the field is right. A field without a message is not nagged while being typed.
+   */
+  function recheckField(field) {
+    if ($(field + '-error').hidden && $(field).getAttribute('aria-invalid') !== 'true') return;
+    const problem = field === 'name' ? checkName() : field === 'bio' ? checkBio() : checkFile($(field).files[0], field);
+    setFieldProblem(field, problem);
+  }
+
+  /** Object URLs of the previews, revoked when the choice changes. */
+  const previews = { image: null, audio: null };
+
+  /** Shows the chosen photo and a player for the chosen recording, before anything is sent. */
+  function showPreview(kind) {
+    const file = $(kind).files[0];
+    const el = $(kind + '-preview');
+    if (previews[kind]) URL.revokeObjectURL(previews[kind]);
+    previews[kind] = null;
+    if (!file || checkFile(file, kind)) {
+      el.removeAttribute('src');
+      el.hidden = true;
+      return;
+    }
+    previews[kind] = URL.createObjectURL(file);
+    el.src = previews[kind];
+    el.hidden = false;
+  }
+
+  /** Whether a dropped file is a photo or a recording, by its type or name. */
+  function kindOfFile(file) {
+    const type = (file.type || '').toLowerCase();
+    const ext = extensionOf(file.name);
+    if (IMAGE_TYPES.indexOf(type) >= 0 || IMAGE_EXTS.indexOf(ext) >= 0 || type.startsWith('image/')) return 'image';
+    if (AUDIO_TYPES.indexOf(type) >= 0 || AUDIO_EXTS.indexOf(ext) >= 0 || type.startsWith('audio/')) return 'audio';
+    return null;
+  }
+
+  /** Files dropped onto the form go into the photo and recording fields. */
+  function onDrop(event) {
+    event.preventDefault();
+    $('create-form').classList.remove('is-dragover');
+    if (uploading) return;
+    const files = Array.prototype.slice.call((event.dataTransfer && event.dataTransfer.files) || []);
+    files.forEach(function (file) {
+      const kind = kindOfFile(file);
+      if (!kind) return;
+      const list = new DataTransfer();
+      list.items.add(file);
+      $(kind).files = list.files;
+      $(kind).dispatchEvent(new Event('change', { bubbles: true }));
+    });
   }
 
   function validateForm() {
     const problems = [];
     const image = $('image').files[0];
     const audio = $('audio').files[0];
-    const name = $('name').value.trim();
-    const bio = $('bio').value.trim();
     const imageProblem = checkFile(image, 'image');
     const audioProblem = checkFile(audio, 'audio');
-    let nameProblem = null;
-    if (!name) nameProblem = 'Enter the instructor’s name.';
-    else if (name.length > limits.nameMaxChars) nameProblem = 'The name may have at most ' + limits.nameMaxChars + ' characters.';
-    const bioProblem = bio.length > limits.bioMaxChars ? 'The bio may have at most ' + limits.bioMaxChars + ' characters.' : null;
+    const nameProblem = checkName();
+    const bioProblem = checkBio();
     [
       ['image', imageProblem],
       ['audio', audioProblem],
       ['name', nameProblem],
       ['bio', bioProblem],
     ].forEach(function (pair) {
-      showError(pair[0] + '-error', pair[1]);
-      $(pair[0]).setAttribute('aria-invalid', pair[1] ? 'true' : 'false');
+      setFieldProblem(pair[0], pair[1]);
       if (pair[1]) problems.push(pair[0]);
     });
     return problems;
@@ -303,11 +417,13 @@
   }
 
   let uploading = false;
+  let stopUpload = null;
 
   async function onSubmit(event) {
     event.preventDefault();
     if (uploading) return;
     showError('form-error', null);
+    showError('form-note', null);
     const problems = validateForm();
     if (problems.length) {
       $(problems[0]).focus();
@@ -321,28 +437,34 @@
 
     uploading = true;
     $('submit').disabled = true;
-    $('submit').textContent = 'Uploading…';
+    $('submit').textContent = t('form.uploading');
     $('upload').hidden = false;
     setUploadProgress(0);
+    const upload = uploadJob(form, function (loaded, total) {
+      setUploadProgress(total ? Math.floor((loaded / total) * 100) : 0);
+    });
+    stopUpload = upload.abort;
     try {
-      const answer = await uploadJob(form, function (loaded, total) {
-        setUploadProgress(total ? Math.floor((loaded / total) * 100) : 0);
-      });
+      const answer = await upload.promise;
       setUploadProgress(100);
       navigate('?job=' + encodeURIComponent(answer.jobId));
       loadRecent();
     } catch (err) {
-      const field = fieldOfServerError(err);
-      if (field) {
-        showError(field + '-error', err.message);
-        $(field).setAttribute('aria-invalid', 'true');
+      if (err.code === 'aborted') {
+        showError('form-note', t('form.uploadStopped'));
+        $('submit').focus();
+      } else {
+        const plain = plainError(err.code, err.message, err.status);
+        const field = fieldOfServerError(err);
+        if (field) setFieldProblem(field, plain.text);
+        showError('form-error', t('form.refused') + ' ' + plain.text + ' ' + t('job.next', { next: plain.next }));
+        $('form-error').focus();
       }
-      showError('form-error', 'The server refused the upload: ' + err.message);
-      $('form-error').focus();
     } finally {
       uploading = false;
+      stopUpload = null;
       $('submit').disabled = false;
-      $('submit').textContent = 'Make the video';
+      $('submit').textContent = t('form.submit');
       $('upload').hidden = true;
     }
   }
@@ -361,16 +483,10 @@
     timer: null,
     lastAnnounced: '',
     videoObjectUrl: null,
-  };
-
-  /** Failure codes said in plain words; the server's own message follows as the detail. */
-  const PLAIN_FAILURES = {
-    bad_media: 'The photo or the voice recording could not be read. Try another file.',
-    media_too_large: 'A file is larger than the video service accepts.',
-    provider_failed: 'The video service could not make this video.',
-    provider_rejected: 'The video service refused this request.',
-    timeout: 'The video took too long to make and was stopped.',
-    provider_video_expired: 'The video service no longer has this video.',
+    /** (updatedAt, percent) while the provider works: the basis of the time-left estimate. */
+    samples: [],
+    /** When (page clock) the last sample arrived. */
+    lastSampleSeenAt: 0,
   };
 
   function stopJobView() {
@@ -383,6 +499,7 @@
     view.job = null;
     view.jobId = null;
     view.lastAnnounced = '';
+    view.samples = [];
   }
 
   function openJob(jobId) {
@@ -395,17 +512,20 @@
     $('job-progress').hidden = false;
     $('job-failure').classList.remove('is-cancelled');
     $('job-message').hidden = false;
-    $('job-title').textContent = 'Video';
+    $('job-title').textContent = t('job.title');
     $('job-result').hidden = true;
     $('job-download').hidden = true;
     $('job-failure').hidden = true;
     $('job-video').removeAttribute('src');
-    $('job-message').textContent = 'Connecting…';
+    $('job-message').textContent = t('job.connecting');
     $('job-connection').hidden = true;
+    $('job-eta').textContent = t('eta.none');
     $('cancel').hidden = false;
     $('cancel').disabled = false;
-    $('cancel').textContent = 'Cancel';
+    $('cancel').textContent = t('job.cancel');
     $('retry').hidden = true;
+    $('retry').disabled = false;
+    $('retry').textContent = t('job.retry');
     $('new-video').hidden = true;
     renderProgress(null);
     highlightRecent();
@@ -422,7 +542,7 @@
       onConnection: function (ok) {
         if (view.jobId !== jobId) return;
         $('job-connection').hidden = ok;
-        $('job-connection').textContent = ok ? '' : 'Connection lost; reconnecting…';
+        $('job-connection').textContent = ok ? '' : t('job.reconnecting');
       },
       onFatal: async function () {
         if (view.jobId !== jobId) return;
@@ -432,7 +552,7 @@
           view.job = job;
           renderJob(job);
         } catch (err) {
-          showJobProblem(err.status === 404 ? 'There is no video ' + jobId + ' for you. It may belong to someone else.' : err.message);
+          showJobProblem(err.status === 404 ? t('job.notYours', { id: jobId }) + ' ' + t('job.next', { next: t.error('job_not_found').next }) : sayError(err.code, err.message, err.status));
         }
       },
     });
@@ -440,10 +560,11 @@
   }
 
   function showJobProblem(text) {
-    $('job-status').textContent = 'unknown';
+    $('job-status').textContent = t('status.unknown');
     $('job-status').dataset.status = 'failed';
-    $('job-failure-title').textContent = 'This video cannot be shown';
+    $('job-failure-title').textContent = t('job.problemTitle');
     $('job-error').textContent = text;
+    $('job-next').textContent = '';
     $('job-failure').hidden = false;
     $('job-progress').hidden = true;
     $('job-message').hidden = true;
@@ -469,14 +590,14 @@
         }
       }
       li.dataset.state = state;
-      const label = STEP_LABELS[li.dataset.step];
-      const suffix = { done: ' (done)', current: ' (in progress)', failed: ' (failed)', stopped: ' (stopped)', pending: '' }[state];
-      li.setAttribute('aria-label', label + suffix);
+      const label = stepLabel(li.dataset.step);
+      li.textContent = label;
+      li.setAttribute('aria-label', state === 'pending' ? label : label + ' ' + t('stepState.' + state));
     });
     const percent = job ? Math.max(0, Math.min(100, Math.round(job.progress.percent))) : 0;
     $('job-bar').value = percent;
     $('job-percent').textContent = percent + '%';
-    $('job-status').textContent = status;
+    $('job-status').textContent = t('status.' + status);
     $('job-status').dataset.status = status;
   }
 
@@ -486,17 +607,52 @@
     const start = Date.parse(job.createdAt);
     const end = TERMINAL.indexOf(job.status) >= 0 ? Date.parse(job.completedAt || job.updatedAt) : Date.now();
     $('job-elapsed').textContent = formatDuration(end - start);
+    renderEta();
+  }
+
+  /** Keeps the reports made while the provider works, for the estimate. */
+  function recordSample(job) {
+    if (job.status !== 'processing' || job.progress.currentStep !== 'video.poll') return;
+    const atMs = Date.parse(job.updatedAt);
+    const last = view.samples[view.samples.length - 1];
+    if (last && last.atMs === atMs) return;
+    view.samples.push({ atMs: atMs, percent: job.progress.percent });
+  }
+
+  function renderEta() {
+    const job = view.job;
+    if (!job) return;
+    if (job.status === 'queued' || (job.status === 'processing' && job.progress.currentStep !== 'video.poll' && job.progress.currentStep !== 'video.store')) {
+      $('job-eta').textContent = t('eta.estimating');
+      return;
+    }
+    if (job.status !== 'processing') {
+      $('job-eta').textContent = t('eta.none');
+      return;
+    }
+    if (job.progress.currentStep === 'video.store') {
+      $('job-eta').textContent = t('eta.lessThanMinute');
+      return;
+    }
+    // The server's clock: the samples are its updatedAt stamps; the page clock only adds the
+    // time since the last one arrived.
+    const last = view.samples[view.samples.length - 1];
+    const now = last ? last.atMs + (Date.now() - view.lastSampleSeenAt) : Date.now();
+    $('job-eta').textContent = describeRemaining(estimateRemainingMs(view.samples, now), t);
   }
 
   function renderJob(job) {
+    const before = view.samples.length;
+    recordSample(job);
+    if (view.samples.length !== before) view.lastSampleSeenAt = Date.now();
     renderProgress(job);
     renderElapsed();
-    $('job-title').textContent = 'Video for ' + (job.input.instructorName || 'instructor');
-    $('job-created').textContent = 'Started ' + new Date(job.createdAt).toLocaleString() + ' · ';
+    $('job-title').textContent = job.input.instructorName ? t('job.titleFor', { name: job.input.instructorName }) : t('job.title');
+    $('job-created').textContent = t('job.started', { when: new Date(job.createdAt).toLocaleString(t.lang) });
     const p = job.provider || {};
-    $('job-provider').textContent = (p.name || '–') + (p.providerStatus ? ' · ' + p.providerStatus : '') + (p.polls ? ' · ' + p.polls + (p.polls === 1 ? ' check' : ' checks') : '');
+    $('job-provider').textContent = (p.name || '–') + (p.providerStatus ? ' · ' + p.providerStatus : '') + (p.polls ? ' · ' + (p.polls === 1 ? t('job.check') : t('job.checks', { n: p.polls })) : '');
     const terminal = TERMINAL.indexOf(job.status) >= 0;
-    $('job-message').textContent = job.progress.message || '';
+    $('job-message').textContent = progressMessage(job);
     // A failed or cancelled job's last message is what the box below says in plain words.
     $('job-message').hidden = job.status === 'failed' || job.status === 'cancelled';
     $('job-failure').classList.toggle('is-cancelled', job.status === 'cancelled');
@@ -506,21 +662,23 @@
     $('cancel').hidden = terminal;
     if (!terminal && job.cancelRequested) {
       $('cancel').disabled = true;
-      $('cancel').textContent = 'Cancelling…';
+      $('cancel').textContent = t('job.cancelling');
     }
     $('retry').hidden = !(job.status === 'failed' || job.status === 'cancelled');
     $('new-video').hidden = job.status !== 'completed';
 
     if (job.status === 'completed') showVideo(job);
     if (job.status === 'failed') {
-      const err = job.error || { code: 'unknown', message: 'No reason was given.' };
-      $('job-failure-title').textContent = 'The video could not be made';
-      const plain = PLAIN_FAILURES[err.code];
-      $('job-error').textContent = plain ? plain + ' (' + err.message + ')' : err.message;
+      const err = job.error || { code: 'unknown', message: '' };
+      $('job-failure-title').textContent = t('job.failedTitle');
+      const plain = plainError(err.code, err.message, 0);
+      $('job-error').textContent = plain.text;
+      $('job-next').textContent = t('job.next', { next: plain.next });
       $('job-failure').hidden = false;
     } else if (job.status === 'cancelled') {
-      $('job-failure-title').textContent = 'Cancelled';
-      $('job-error').textContent = 'This video was cancelled before it was finished.';
+      $('job-failure-title').textContent = t('job.cancelledTitle');
+      $('job-error').textContent = t('job.cancelledText');
+      $('job-next').textContent = '';
       $('job-failure').hidden = false;
     } else {
       $('job-failure').hidden = true;
@@ -539,10 +697,10 @@
     if (key === view.lastAnnounced) return;
     view.lastAnnounced = key;
     let text;
-    if (job.status === 'completed') text = 'The video is ready.';
-    else if (job.status === 'failed') text = 'The video could not be made.';
-    else if (job.status === 'cancelled') text = 'The video was cancelled.';
-    else text = 'Step ' + job.progress.stepNumber + ' of ' + job.progress.totalSteps + ': ' + (STEP_LABELS[step] || step) + ', ' + Math.round(job.progress.percent) + '%';
+    if (job.status === 'completed') text = t('announce.completed');
+    else if (job.status === 'failed') text = t('announce.failed');
+    else if (job.status === 'cancelled') text = t('announce.cancelled');
+    else text = t('announce.step', { n: job.progress.stepNumber, total: job.progress.totalSteps, label: stepLabel(step), percent: Math.round(job.progress.percent) });
     $('job-live').textContent = text;
   }
 
@@ -567,31 +725,60 @@
       video.src = view.videoObjectUrl;
       link.href = view.videoObjectUrl;
     } catch (err) {
-      $('job-message').textContent = 'The video is ready but could not be loaded: ' + err.message;
+      $('job-message').textContent = t('job.videoNotLoaded') + ' ' + sayError(err.code, err.message, err.status);
     }
+  }
+
+  /** The server's progress message is English; other languages say the step in their words. */
+  function progressMessage(job) {
+    if (t.lang === 'en') return job.progress.message || '';
+    if (job.cancelRequested && TERMINAL.indexOf(job.status) < 0) return t('progress.cancelling');
+    if (job.status === 'queued') return t('progress.queued');
+    return t('progress.' + job.progress.currentStep);
   }
 
   async function onCancel() {
     if (!view.jobId) return;
+    // Cancelling throws away the work so far: ask first.
+    if (!window.confirm(t('job.confirmCancel'))) return;
     $('cancel').disabled = true;
-    $('cancel').textContent = 'Cancelling…';
+    $('cancel').textContent = t('job.cancelling');
     try {
       await api('/jobs/' + encodeURIComponent(view.jobId) + '/cancel', { method: 'POST' });
     } catch (err) {
       $('cancel').disabled = false;
-      $('cancel').textContent = 'Cancel';
-      $('job-message').textContent = 'Could not cancel: ' + err.message;
+      $('cancel').textContent = t('job.cancel');
+      $('job-message').textContent = t('job.cannotCancel') + ' ' + sayError(err.code, err.message, err.status);
     }
   }
 
-  /** Back to the form, with what was sent last time (or the job's own name and bio). */
-  function onRetry() {
+  /**
+   * A new job from this one's photo and recording (POST /jobs/:id/retry). When the server no
+   * longer keeps them (410), back to the form with the name and bio filled in.
+   */
+  async function onRetry() {
     const job = view.job;
-    if (job && !$('name').value) $('name').value = job.input.instructorName || '';
-    if (job && !$('bio').value) $('bio').value = job.input.instructorBio || '';
-    navigate('/');
-    const missing = !$('image').files[0] ? 'image' : !$('audio').files[0] ? 'audio' : 'submit';
-    $(missing).focus();
+    if (!job) return;
+    $('retry').disabled = true;
+    $('retry').textContent = t('job.retrying');
+    try {
+      const answer = await api('/jobs/' + encodeURIComponent(job.jobId) + '/retry', { method: 'POST' });
+      navigate('?job=' + encodeURIComponent(answer.jobId));
+      loadRecent();
+    } catch (err) {
+      $('retry').disabled = false;
+      $('retry').textContent = t('job.retry');
+      if (err.code === 'uploads_gone') {
+        $('name').value = job.input.instructorName || '';
+        $('bio').value = job.input.instructorBio || '';
+        navigate('/');
+        showError('form-note', t('form.reused'));
+        $('image').focus();
+        return;
+      }
+      $('job-message').hidden = false;
+      $('job-message').textContent = t('job.cannotRetry') + ' ' + sayError(err.code, err.message, err.status);
+    }
   }
 
   // ---------------------------------------------------------------- recent jobs
@@ -613,12 +800,13 @@
       $('recent-empty').hidden = list.children.length > 0;
       highlightRecent();
     } catch (err) {
-      showError('recent-error', 'Could not load recent videos: ' + err.message);
+      showError('recent-error', t('recent.error') + ' ' + sayError(err.code, err.message, err.status));
     }
   }
 
   function recentStatusText(job) {
-    return job.status === 'processing' || job.status === 'queued' ? job.status + ' ' + Math.round(job.progress.percent) + '%' : job.status;
+    const status = t('status.' + job.status);
+    return job.status === 'processing' || job.status === 'queued' ? status + ' ' + Math.round(job.progress.percent) + '%' : status;
   }
 
   /** Keeps the shown job's line in the recent list in step with the live view. */
@@ -639,7 +827,7 @@
     name.textContent = job.input.instructorName || job.jobId;
     const when = document.createElement('span');
     when.className = 'recent-when';
-    when.textContent = new Date(job.createdAt).toLocaleString();
+    when.textContent = new Date(job.createdAt).toLocaleString(t.lang);
     const status = document.createElement('span');
     status.className = 'status';
     status.dataset.status = job.status;
@@ -672,13 +860,13 @@
     const jobId = new URLSearchParams(location.search).get('job');
     if (jobId) {
       if (jobId !== view.jobId) openJob(jobId);
-      document.title = 'Video ' + jobId.slice(0, 8) + ' · Avatar video';
+      document.title = t('job.title') + ' ' + jobId.slice(0, 8) + ' · ' + t('page.title');
     } else {
       stopJobView();
       $('job').hidden = true;
       $('create').hidden = false;
       highlightRecent();
-      document.title = 'Avatar video';
+      document.title = t('page.title');
     }
   }
 
@@ -691,17 +879,32 @@
     } catch (_) {
       /* keep the defaults */
     }
-    document.querySelectorAll('[data-limit]').forEach(function (el) {
-      const kind = el.dataset.limit;
-      if (kind === 'image') el.textContent = formatBytes(limits.imageMaxBytes);
-      if (kind === 'audio') el.textContent = formatBytes(limits.audioMaxBytes);
-      if (kind === 'bio') el.textContent = String(limits.bioMaxChars);
-    });
+    translatePage();
     $('name').maxLength = limits.nameMaxChars;
     $('bio').maxLength = limits.bioMaxChars;
   }
 
+  /** Puts the page's static words in the chosen language, with the server's limits filled in. */
+  function translatePage() {
+    document.documentElement.lang = t.lang;
+    const vars = {
+      image: { size: formatBytes(limits.imageMaxBytes) },
+      audio: { size: formatBytes(limits.audioMaxBytes) },
+      bio: { n: limits.bioMaxChars },
+    };
+    document.querySelectorAll('[data-i18n]').forEach(function (el) {
+      el.textContent = t(el.dataset.i18n, vars[el.dataset.size]);
+    });
+    document.querySelectorAll('[data-i18n-alt]').forEach(function (el) {
+      el.alt = t(el.dataset.i18nAlt);
+    });
+    document.querySelectorAll('[data-i18n-aria-label]').forEach(function (el) {
+      el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
+    });
+  }
+
   function start() {
+    translatePage();
     // A polite live region outside the sections, so it survives view changes.
     const live = document.createElement('p');
     live.id = 'job-live';
@@ -715,10 +918,27 @@
     $('create-form').addEventListener('submit', onSubmit);
     ['image', 'audio'].forEach(function (kind) {
       $(kind).addEventListener('change', function () {
-        const problem = checkFile($(kind).files[0], kind);
-        showError(kind + '-error', problem);
-        $(kind).setAttribute('aria-invalid', problem ? 'true' : 'false');
+        setFieldProblem(kind, checkFile($(kind).files[0], kind));
+        showPreview(kind);
       });
+    });
+    ['name', 'bio'].forEach(function (field) {
+      $(field).addEventListener('input', function () {
+        recheckField(field);
+      });
+    });
+    const form = $('create-form');
+    form.addEventListener('dragover', function (e) {
+      e.preventDefault();
+      if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
+      form.classList.add('is-dragover');
+    });
+    form.addEventListener('dragleave', function (e) {
+      if (!form.contains(e.relatedTarget)) form.classList.remove('is-dragover');
+    });
+    form.addEventListener('drop', onDrop);
+    $('upload-stop').addEventListener('click', function () {
+      if (stopUpload) stopUpload();
     });
     $('cancel').addEventListener('click', onCancel);
     $('retry').addEventListener('click', onRetry);
