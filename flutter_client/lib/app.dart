@@ -1,6 +1,7 @@
 import 'package:flutter/material.dart';
 import 'package:provider/provider.dart';
 
+import 'l10n/app_localizations.dart';
 import 'routing/routes.dart';
 import 'ui/auth/view_models/sign_in_view_model.dart';
 import 'ui/auth/widgets/auth_gate.dart';
@@ -12,7 +13,10 @@ class AvatarJobsApp extends StatelessWidget {
   @override
   Widget build(BuildContext context) {
     return MaterialApp(
-      title: 'Avatar videos',
+      onGenerateTitle: (context) => AppLocalizations.of(context).appTitle,
+      // Korean or English after the device's locale; English when it is neither.
+      localizationsDelegates: AppLocalizations.localizationsDelegates,
+      supportedLocales: AppLocalizations.supportedLocales,
       theme: ThemeData(colorSchemeSeed: Colors.indigo, useMaterial3: true),
       onGenerateRoute: onGenerateRoute,
       builder: (context, child) => AuthGate(

@@ -8,17 +8,17 @@ import 'app.dart';
 import 'config/app_config.dart';
 import 'config/dependencies.dart';
 import 'firebase_options.dart';
+import 'ui/setup/widgets/setup_screen.dart';
 
 Future<void> main() async {
   WidgetsFlutterBinding.ensureInitialized();
   final config = AppConfig.fromEnvironment();
   final options = DefaultFirebaseOptions.currentPlatform;
-  if (options.projectId.startsWith('demo-') && !config.useEmulators) {
-    // The committed firebase_options.dart is a placeholder for the emulators only.
-    throw StateError(
-      'lib/firebase_options.dart is the placeholder: run `flutterfire configure`, or start with '
-      '--dart-define=USE_FIREBASE_EMULATORS=true (see README.md).',
-    );
+  if (needsSetup(options.projectId, useEmulators: config.useEmulators)) {
+    // The committed firebase_options.dart is a placeholder for the emulators only: say what to
+    // run instead of failing before the first frame.
+    runApp(const SetupApp());
+    return;
   }
   await Firebase.initializeApp(options: options);
   if (config.useEmulators) {
@@ -28,3 +28,7 @@ Future<void> main() async {
   }
   runApp(MultiProvider(providers: providersFor(config), child: const AvatarJobsApp()));
 }
+
+/// True when [projectId] is the committed placeholder's `demo-` project and the emulators (the
+/// only place such a project exists) were not asked for.
+bool needsSetup(String projectId, {required bool useEmulators}) => projectId.startsWith('demo-') && !useEmulators;

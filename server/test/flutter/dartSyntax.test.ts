@@ -159,6 +159,25 @@ function dartFiles(dir: string): string[] {
   return out;
 }
 
+interface L10nConfig {
+  arbDir: string;
+  template: string;
+  /** The file `flutter gen-l10n` writes, which Dart code imports. */
+  generated: string;
+}
+
+/**
+ * l10n.yaml's settings (flat `key: value` lines). gen-l10n writes the localizations class into
+ * `output-dir` (by default the ARB folder) when `synthetic-package` is false; that file is not
+ * committed, so an import of it counts as present when l10n.yaml and the template ARB exist.
+ */
+function readL10nConfig(text: string): L10nConfig {
+  const get = (key: string, fallback: string): string => new RegExp(`^${key}:\\s*(\\S+)`, 'm').exec(text)?.[1] ?? fallback;
+  const arbDir = get('arb-dir', 'lib/l10n');
+  const outputDir = get('output-dir', arbDir);
+  return { arbDir, template: get('template-arb-file', 'app_en.arb'), generated: path.posix.join(outputDir, get('output-localization-file', 'app_localizations.dart')) };
+}
+
 const files = dartFiles(CLIENT_DIR).map((abs) => path.relative(CLIENT_DIR, abs).split(path.sep).join('/'));
 const read = (rel: string) => fs.readFileSync(path.join(CLIENT_DIR, rel), 'utf8');
 
@@ -243,7 +262,54 @@ describe('the Flutter client in flutter_client/', () => {
     const spec = readPubspec(read('pubspec.yaml'));
     expect(spec.name).toMatch(/^[a-z][a-z0-9_]*$/);
     const known = new Set(files);
+    // The localizations gen-l10n writes from the ARB files (not committed) count as present.
+    const l10n = readL10nConfig(read('l10n.yaml'));
+    expect(fs.existsSync(path.join(CLIENT_DIR, l10n.arbDir, l10n.template))).toBe(true);
+    known.add(l10n.generated);
     const problems = files.flatMap((f) => importProblems(read(f), f, spec, (p) => known.has(p)));
     expect(problems).toEqual([]);
+  });
+
+  describe('Korean and English through flutter_localizations and gen-l10n', () => {
+    const l10n = readL10nConfig(read('l10n.yaml'));
+    const arbFiles = fs.readdirSync(path.join(CLIENT_DIR, l10n.arbDir)).filter((f) => f.endsWith('.arb')).sort();
+    const arb = (f: string) => JSON.parse(read(path.posix.join(l10n.arbDir, f))) as Record<string, unknown>;
+    const messages = (f: string) => Object.keys(arb(f)).filter((k) => !k.startsWith('@'));
+
+    test('pubspec.yaml has flutter_localizations, intl and generate: true, and l10n.yaml writes a real package file', () => {
+      const pubspec = read('pubspec.yaml');
+      expect([...readPubspec(pubspec).dependencies]).toEqual(expect.arrayContaining(['flutter_localizations', 'intl']));
+      expect(pubspec).toMatch(/^flutter:\n(?: {2}.*\n)* {2}generate: true$/m);
+      expect(read('l10n.yaml')).toMatch(/^synthetic-package: false$/m);
+      expect(l10n.generated.startsWith('lib/')).toBe(true);
+      expect(read('.gitignore')).toContain('lib/l10n/app_localizations*.dart');
+    });
+
+    test('there is an English (template) and a Korean ARB file with the same messages and placeholders', () => {
+      expect(arbFiles).toEqual(['app_en.arb', 'app_ko.arb']);
+      expect(arb('app_ko.arb')['@@locale']).toBe('ko');
+      expect(messages('app_ko.arb').sort()).toEqual(messages('app_en.arb').sort());
+      const placeholdersOf = (text: unknown) => [...String(text).matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+      const en = arb('app_en.arb');
+      const ko = arb('app_ko.arb');
+      for (const key of messages('app_en.arb')) {
+        expect({ key, placeholders: placeholdersOf(ko[key]) }).toEqual({ key, placeholders: placeholdersOf(en[key]) });
+        // gen-l10n needs each placeholder declared in the template's metadata.
+        const declared = Object.keys(((en[`@${key}`] as { placeholders?: object } | undefined)?.placeholders ?? {})).sort();
+        expect({ key, declared }).toEqual({ key, declared: placeholdersOf(en[key]) });
+      }
+    });
+
+    test('every message the code reads from AppLocalizations exists in the ARB files', () => {
+      const keys = new Set(messages('app_en.arb'));
+      const used = new Set<string>();
+      for (const f of files.filter((f) => f.startsWith('lib/') || f.startsWith('test/'))) {
+        for (const m of read(f).matchAll(/\b(?:l10n|AppLocalizations\.of\(context\))\.([a-zA-Z]\w*)/g)) used.add(m[1]!);
+      }
+      // Members of the generated class itself, not messages.
+      for (const member of ['localeName', 'localizationsDelegates', 'supportedLocales']) used.delete(member);
+      expect(used.size).toBeGreaterThan(10);
+      expect([...used].filter((k) => !keys.has(k))).toEqual([]);
+    });
   });
 });

@@ -74,6 +74,27 @@ class JobsApiClient {
     };
   }
 
+  /// `POST /jobs/:jobId/retry`: a new job from a failed or cancelled job's photo and recording,
+  /// which the backend still holds (202 with the new job's id). 409 while the job runs, 410 when
+  /// its uploads are gone: the app then needs the files again.
+  Future<Result<CreatedJob>> retryJob(String jobId) async {
+    final sent = await _send(
+      (token) => _client
+          .send(http.Request('POST', resolve('/jobs/${Uri.encodeComponent(jobId)}/retry'))
+            ..headers.addAll(_headers(token)))
+          .timeout(callTimeout),
+    );
+    return switch (sent) {
+      Err<http.Response>(:final error) => Result.error(error),
+      Ok<http.Response>(value: final response) => _decode<CreatedJob>(response, (json) {
+          final created = CreatedJob.fromJson(json);
+          return created == null
+              ? Result<CreatedJob>.error(_badResponse(response, 'no jobId in the answer'))
+              : Result.ok(created);
+        }),
+    };
+  }
+
   /// Where to play the finished video of [jobId] from ([videoUrl] is the document's
   /// `result.videoUrl`, used when present).
   ///

@@ -157,4 +157,36 @@ void main() {
     expect(resolveBackendUrl(Uri.parse('https://x.test/api'), 'jobs/a').toString(), 'https://x.test/api/jobs/a');
     expect(resolveBackendUrl(Uri.parse('https://x.test/api'), 'https://cdn.test/v.mp4').toString(), 'https://cdn.test/v.mp4');
   });
+
+  test('retrying a job posts /jobs/:id/retry with the token and answers the new job', () async {
+    late http.Request seen;
+    final client = MockClient((req) async {
+      seen = req;
+      return http.Response(
+        jsonEncode({'success': true, 'jobId': 'job_2', 'statusUrl': '/jobs/job_2', 'eventsUrl': '/jobs/job_2/events', 'retriedFrom': 'job_1'}),
+        202,
+      );
+    });
+    final api = JobsApiClient(backendUrl: backend, idToken: tokens(), client: client);
+
+    final result = await api.retryJob('job_1');
+
+    expect((result as Ok<CreatedJob>).value.jobId, 'job_2');
+    expect(seen.method, 'POST');
+    expect(seen.url.toString(), 'https://api.example.test/jobs/job_1/retry');
+    expect(seen.headers['authorization'] ?? seen.headers['Authorization'], 'Bearer token-1');
+  });
+
+  test('a retry the backend refuses keeps its code and status (410: the uploads are gone)', () async {
+    final client = MockClient((req) async => http.Response(
+          jsonEncode({'success': false, 'error': {'code': 'uploads_gone', 'message': 'The uploads are gone'}}),
+          410,
+        ));
+    final api = JobsApiClient(backendUrl: backend, idToken: tokens(), client: client);
+
+    final error = ((await api.retryJob('job_1')) as Err<CreatedJob>).error as AppException;
+
+    expect(error.code, 'uploads_gone');
+    expect(error.statusCode, 410);
+  });
 }

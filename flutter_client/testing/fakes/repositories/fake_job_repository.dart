@@ -17,6 +17,7 @@ class FakeJobRepository implements JobRepository {
   Result<CreatedJob> createResult = const Result.ok(CreatedJob(jobId: 'job_new'));
   List<(int, int)> uploadSteps = const [(0, 100), (50, 100), (100, 100)];
   Result<void> cancelResult = const Result.ok(null);
+  Result<CreatedJob> retryResult = const Result.ok(CreatedJob(jobId: 'job_retried'));
   Result<VideoSource> videoResult = Result.ok(VideoSource(url: Uri.parse('https://media.test/video.mp4')));
 
   /// Requests kept for retry, by job id.
@@ -24,6 +25,7 @@ class FakeJobRepository implements JobRepository {
 
   final List<NewJobRequest> createdRequests = [];
   final List<String> cancelledJobIds = [];
+  final List<String> retriedJobIds = [];
   final List<String> videoRequests = [];
 
   void emitJob(String jobId, Result<AvatarJob?> snapshot) => _streamFor(jobId).add(snapshot);
@@ -53,6 +55,12 @@ class FakeJobRepository implements JobRepository {
   Future<Result<void>> cancelJob(String jobId) async {
     cancelledJobIds.add(jobId);
     return cancelResult;
+  }
+
+  @override
+  Future<Result<CreatedJob>> retryJob(String jobId) async {
+    retriedJobIds.add(jobId);
+    return retryResult;
   }
 
   @override

@@ -7,7 +7,7 @@ import '../../../utils/result.dart';
 /// Called as an upload goes out: bytes sent so far, and the total.
 typedef UploadProgressCallback = void Function(int sentBytes, int totalBytes);
 
-/// The user's avatar jobs: create, watch live, cancel, and find the finished video.
+/// The user's avatar jobs: create, watch live, cancel, retry, and find the finished video.
 abstract interface class JobRepository {
   /// Uploads the files and creates the job; answers as soon as the backend has queued it.
   Future<Result<CreatedJob>> createJob(NewJobRequest request, {UploadProgressCallback? onProgress});
@@ -20,6 +20,11 @@ abstract interface class JobRepository {
   Stream<Result<List<AvatarJob>>> watchMyJobs({int limit = 50});
 
   Future<Result<void>> cancelJob(String jobId);
+
+  /// Starts a failed or cancelled job again as a new job, from the photo and recording the
+  /// backend kept (`POST /jobs/:id/retry`). When the backend no longer has them (410) and this
+  /// run of the app still does, they are uploaded again; otherwise the error says so.
+  Future<Result<CreatedJob>> retryJob(String jobId);
 
   /// Where to play the video of a completed job from.
   Future<Result<VideoSource>> videoSource(AvatarJob job);

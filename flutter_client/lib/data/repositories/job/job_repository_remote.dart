@@ -51,6 +51,16 @@ class JobRepositoryRemote implements JobRepository {
   Future<Result<void>> cancelJob(String jobId) => _api.cancelJob(jobId);
 
   @override
+  Future<Result<CreatedJob>> retryJob(String jobId) async {
+    final result = await _api.retryJob(jobId);
+    final request = _requests[jobId];
+    if (result case Err<CreatedJob>(error: AppException(statusCode: 410)) when request != null) {
+      return createJob(request);
+    }
+    return result;
+  }
+
+  @override
   Future<Result<VideoSource>> videoSource(AvatarJob job) =>
       _api.videoSource(job.jobId, videoUrl: job.result?.videoUrl);
 

@@ -39,7 +39,8 @@ final class JobLoaded extends JobViewState {
   final AvatarJob job;
 }
 
-/// The job page: follows one job live, offers cancel while it runs, retry when it failed, and
+/// The job page: follows one job live, offers cancel while it runs, retry when it failed or was
+/// cancelled, and
 /// finds the video once it is completed.
 class JobViewModel extends ChangeNotifier {
   JobViewModel({
@@ -66,7 +67,7 @@ class JobViewModel extends ChangeNotifier {
   /// Asks the backend to stop the job; the document then shows `cancelRequested`.
   late final Command0<void> cancel;
 
-  /// Sends the same files again as a new job (only while the app still has them).
+  /// Starts a failed or cancelled job again as a new job (`POST /jobs/:id/retry`).
   late final Command0<CreatedJob> retry;
 
   /// Finds where to play the finished video; runs by itself when the job completes.
@@ -87,8 +88,8 @@ class JobViewModel extends ChangeNotifier {
   /// The video, once [loadVideo] has found it.
   VideoSource? get video => loadVideo.result?.valueOrNull;
 
-  /// Retry is offered for failed jobs.
-  bool get canRetry => job?.status == JobStatus.failed;
+  /// Retry is offered for failed and cancelled jobs.
+  bool get canRetry => job?.status == JobStatus.failed || job?.status == JobStatus.cancelled;
 
   void _onSnapshot(Result<AvatarJob?> result) {
     _state = switch (result) {
@@ -112,13 +113,15 @@ class JobViewModel extends ChangeNotifier {
   }
 
   Future<Result<CreatedJob>> _retry() async {
-    final request = _repository.requestFor(jobId);
-    if (request == null) {
+    final result = await _repository.retryJob(jobId);
+    // 410: the backend no longer keeps the files and the app has none at hand either; the page
+    // then opens the form prefilled, for the person to pick the photo and audio again.
+    if (result case Err<CreatedJob>(error: AppException(statusCode: 410))) {
       return const Result.error(
         AppException(AppException.retryUnavailable, 'Pick the photo and audio again to retry'),
       );
     }
-    return _repository.createJob(request);
+    return result;
   }
 
   Future<Result<VideoSource>> _loadVideo() async {

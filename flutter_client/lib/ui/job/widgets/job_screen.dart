@@ -4,7 +4,9 @@ import '../../../domain/models/app_exception.dart';
 import '../../../domain/models/avatar_job.dart';
 import '../../../domain/models/created_job.dart';
 import '../../../domain/models/video_source.dart';
+import '../../../l10n/app_localizations.dart';
 import '../../../utils/result.dart';
+import '../../core/error_text.dart';
 import '../../core/job_status_chip.dart';
 import '../view_models/job_view_model.dart';
 import 'job_progress_card.dart';
@@ -15,7 +17,7 @@ import 'job_video_player.dart';
 typedef VideoPlayerBuilder = Widget Function(BuildContext context, VideoSource source);
 
 /// One job, live: progress while it runs, the video once completed, the error and a retry
-/// when it failed, a cancel button while it can be cancelled.
+/// when it failed, a retry when it was cancelled, a cancel button while it can be cancelled.
 class JobScreen extends StatefulWidget {
   const JobScreen({
     super.key,
@@ -59,7 +61,8 @@ class _JobScreenState extends State<JobScreen> {
     final result = widget.viewModel.cancel.result;
     if (result is Err<void>) {
       widget.viewModel.cancel.clearResult();
-      _showSnack('Could not cancel: ${_messageOf(result.error)}');
+      final l10n = AppLocalizations.of(context);
+      _showSnack(l10n.couldNotCancel(_messageOf(l10n, result.error)));
     }
   }
 
@@ -74,7 +77,8 @@ class _JobScreenState extends State<JobScreen> {
         final job = widget.viewModel.job;
         if (job != null) widget.onStartAgain(job);
       case Err<CreatedJob>(:final error):
-        _showSnack('Could not retry: ${_messageOf(error)}');
+        final l10n = AppLocalizations.of(context);
+        _showSnack(l10n.couldNotRetry(_messageOf(l10n, error)));
     }
   }
 
@@ -85,14 +89,15 @@ class _JobScreenState extends State<JobScreen> {
 
   @override
   Widget build(BuildContext context) {
+    final l10n = AppLocalizations.of(context);
     return Scaffold(
-      appBar: AppBar(title: const Text('Avatar video')),
+      appBar: AppBar(title: Text(l10n.jobPageTitle)),
       body: ListenableBuilder(
         listenable: widget.viewModel,
         builder: (context, _) => switch (widget.viewModel.state) {
           JobLoading _ => const Center(child: CircularProgressIndicator()),
-          JobNotFound _ => const _Message(icon: Icons.search_off, text: 'This job does not exist or is not yours.'),
-          JobLoadFailed(:final error) => _Message(icon: Icons.cloud_off, text: 'Could not load the job: ${_messageOf(error)}'),
+          JobNotFound _ => _Message(icon: Icons.search_off, text: l10n.jobNotFound),
+          JobLoadFailed(:final error) => _Message(icon: Icons.cloud_off, text: l10n.jobLoadFailed(_messageOf(l10n, error))),
           JobLoaded(:final job) => _JobDetails(
               job: job,
               viewModel: widget.viewModel,
@@ -114,6 +119,7 @@ class _JobDetails extends StatelessWidget {
   @override
   Widget build(BuildContext context) {
     final textTheme = Theme.of(context).textTheme;
+    final l10n = AppLocalizations.of(context);
     return ListView(
       padding: const EdgeInsets.all(16),
       children: [
@@ -121,7 +127,7 @@ class _JobDetails extends StatelessWidget {
           children: [
             Expanded(
               child: Text(
-                job.input.instructorName.isEmpty ? 'Untitled' : job.input.instructorName,
+                job.input.instructorName.isEmpty ? l10n.untitled : job.input.instructorName,
                 style: textTheme.headlineSmall,
               ),
             ),
@@ -136,7 +142,9 @@ class _JobDetails extends StatelessWidget {
         ],
         if (job.status == JobStatus.cancelled) ...[
           const SizedBox(height: 12),
-          const Text('This job was cancelled.'),
+          Text(l10n.jobCancelledNote),
+          const SizedBox(height: 8),
+          Align(alignment: AlignmentDirectional.centerStart, child: _RetryButton(viewModel: viewModel)),
         ],
         if (job.status.isActive) ...[
           const SizedBox(height: 12),
@@ -145,7 +153,7 @@ class _JobDetails extends StatelessWidget {
             builder: (context, _) => OutlinedButton.icon(
               key: const Key('cancel-job'),
               icon: const Icon(Icons.stop_circle_outlined),
-              label: Text(job.cancelRequested ? 'Cancelling…' : 'Cancel'),
+              label: Text(job.cancelRequested ? l10n.cancellingButton : l10n.cancelButton),
               onPressed: job.canCancel && !viewModel.cancel.running ? viewModel.cancel.execute : null,
             ),
           ),
@@ -163,10 +171,11 @@ class _JobDetails extends StatelessWidget {
         if (source != null) return videoPlayerBuilder(context, source);
         if (command.failed) {
           final error = (command.result! as Err<VideoSource>).error;
+          final l10n = AppLocalizations.of(context);
           return Column(
             children: [
-              Text('Could not open the video: ${_messageOf(error)}'),
-              TextButton(onPressed: command.execute, child: const Text('Try again')),
+              Text(l10n.couldNotOpenVideo(_messageOf(l10n, error))),
+              TextButton(onPressed: command.execute, child: Text(l10n.tryAgainButton)),
             ],
           );
         }
@@ -185,6 +194,7 @@ class _FailureCard extends StatelessWidget {
   @override
   Widget build(BuildContext context) {
     final scheme = Theme.of(context).colorScheme;
+    final l10n = AppLocalizations.of(context);
     final error = job.error;
     return Card(
       color: scheme.errorContainer,
@@ -193,23 +203,33 @@ class _FailureCard extends StatelessWidget {
         child: Column(
           crossAxisAlignment: CrossAxisAlignment.start,
           children: [
-            Text(error?.message.isNotEmpty == true ? error!.message : 'The job failed.'),
-            if (error != null) Text('Code: ${error.code}', style: Theme.of(context).textTheme.bodySmall),
+            Text(error == null ? l10n.jobFailedNote : errorText(l10n, error.code, error.message.isNotEmpty ? error.message : l10n.jobFailedNote)),
+            if (error != null) Text(l10n.errorCodeLabel(error.code), style: Theme.of(context).textTheme.bodySmall),
             const SizedBox(height: 8),
-            ListenableBuilder(
-              listenable: viewModel.retry,
-              builder: (context, _) => FilledButton.icon(
-                key: const Key('retry-job'),
-                icon: const Icon(Icons.refresh),
-                label: const Text('Retry'),
-                onPressed: viewModel.canRetry && !viewModel.retry.running ? viewModel.retry.execute : null,
-              ),
-            ),
+            _RetryButton(viewModel: viewModel),
           ],
         ),
       ),
     );
   }
+}
+
+/// Starts the job again (`POST /jobs/:id/retry`); shown for failed and cancelled jobs.
+class _RetryButton extends StatelessWidget {
+  const _RetryButton({required this.viewModel});
+
+  final JobViewModel viewModel;
+
+  @override
+  Widget build(BuildContext context) => ListenableBuilder(
+        listenable: viewModel.retry,
+        builder: (context, _) => FilledButton.icon(
+          key: const Key('retry-job'),
+          icon: const Icon(Icons.refresh),
+          label: Text(AppLocalizations.of(context).retryButton),
+          onPressed: viewModel.canRetry && !viewModel.retry.running ? viewModel.retry.execute : null,
+        ),
+      );
 }
 
 class _Message extends StatelessWidget {
@@ -230,4 +250,6 @@ class _Message extends StatelessWidget {
       );
 }
 
-String _messageOf(Exception error) => error is AppException ? error.message : '$error';
+/// An error for people: a server code in their language, else the message as it came.
+String _messageOf(AppLocalizations l10n, Exception error) =>
+    error is AppException ? errorText(l10n, error.code, error.message) : '$error';

@@ -76,26 +76,31 @@ void main() {
     expect(viewModel.cancel.completed, isTrue);
   });
 
-  test('retry of a failed job resends the same files when the app still has them', () async {
-    final request = NewJobRequest(
-      image: memoryFile('a.jpg', 'image/jpeg'),
-      audio: memoryFile('a.mp3', 'audio/mpeg'),
-      instructorName: 'Ada',
-      instructorBio: 'Bio',
-    );
-    repository.retainedRequests[jobId] = request;
-    repository.createResult = const Result.ok(CreatedJob(jobId: 'job_2'));
+  test('retry of a failed job asks the backend for a new job from the same files', () async {
+    repository.retryResult = const Result.ok(CreatedJob(jobId: 'job_2'));
     repository.emitJob(jobId, Result.ok(fixtureJob('failed')));
     await settle();
     expect(viewModel.canRetry, isTrue);
 
     await viewModel.retry.execute();
 
-    expect(repository.createdRequests, [request]);
+    expect(repository.retriedJobIds, [jobId]);
+    expect(repository.createdRequests, isEmpty);
     expect((viewModel.retry.result! as Ok<CreatedJob>).value.jobId, 'job_2');
   });
 
-  test('retry without the files at hand says so instead of uploading nothing', () async {
+  test('a cancelled job can be retried too; a running one cannot', () async {
+    repository.emitJob(jobId, Result.ok(fixtureJob('processing')));
+    await settle();
+    expect(viewModel.canRetry, isFalse);
+
+    repository.emitJob(jobId, Result.ok(fixtureJob('cancelled')));
+    await settle();
+    expect(viewModel.canRetry, isTrue);
+  });
+
+  test('when the backend no longer has the files (410), retry asks for them again', () async {
+    repository.retryResult = const Result.error(AppException('uploads_gone', 'The uploads are gone', statusCode: 410));
     repository.emitJob(jobId, Result.ok(fixtureJob('failed')));
     await settle();
 
@@ -103,7 +108,13 @@ void main() {
 
     final error = (viewModel.retry.result! as Err<CreatedJob>).error as AppException;
     expect(error.code, AppException.retryUnavailable);
-    expect(repository.createdRequests, isEmpty);
+  });
+
+  test('a missing job document (permission-denied under the rules) is "not found", not an error', () async {
+    repository.emitJob(jobId, const Result.error(AppException(AppException.notFound, 'This job does not exist or is not yours')));
+    await settle();
+
+    expect(viewModel.state, isA<JobNotFound>());
   });
 
   test('an unknown status is kept and shown, not treated as running or finished', () async {

@@ -1,4 +1,7 @@
+import 'package:avatar_jobs/domain/models/app_exception.dart';
 import 'package:avatar_jobs/domain/models/avatar_job.dart';
+import 'package:avatar_jobs/domain/models/created_job.dart';
+import 'package:avatar_jobs/l10n/app_localizations.dart';
 import 'package:avatar_jobs/ui/job/view_models/job_view_model.dart';
 import 'package:avatar_jobs/ui/job/widgets/job_screen.dart';
 import 'package:avatar_jobs/utils/result.dart';
@@ -13,13 +16,21 @@ void main() {
   final now = DateTime.utc(2025, 3, 14, 9, 27, 53);
 
   /// Shows the job page for [job] and returns its view model; the test disposes it.
-  Future<(JobViewModel, FakeJobRepository)> showJob(WidgetTester tester, AvatarJob job) async {
+  Future<(JobViewModel, FakeJobRepository)> showJob(
+    WidgetTester tester,
+    AvatarJob job, {
+    Locale locale = const Locale('en'),
+    void Function(String jobId)? onOpenJob,
+  }) async {
     final repository = FakeJobRepository();
     final viewModel = JobViewModel(jobId: jobId, repository: repository, now: () => now);
     await tester.pumpWidget(MaterialApp(
+      locale: locale,
+      localizationsDelegates: AppLocalizations.localizationsDelegates,
+      supportedLocales: AppLocalizations.supportedLocales,
       home: JobScreen(
         viewModel: viewModel,
-        onOpenJob: (_) {},
+        onOpenJob: onOpenJob ?? (_) {},
         onStartAgain: (_) {},
         videoPlayerBuilder: (context, source) => Text('player for ${source.url}'),
       ),
@@ -93,6 +104,46 @@ void main() {
     expect(find.text('unknown (archived)'), findsOneWidget);
     expect(find.byKey(const Key('cancel-job')), findsNothing);
 
+    await close(tester, viewModel);
+  });
+
+  testWidgets('a cancelled job offers retry; tapping it posts the retry and opens the new job', (tester) async {
+    final opened = <String>[];
+    final (viewModel, repository) = await showJob(tester, fixtureJob('cancelled'), onOpenJob: opened.add);
+    repository.retryResult = const Result.ok(CreatedJob(jobId: 'job_again'));
+
+    expect(find.text('This job was cancelled.'), findsOneWidget);
+    await tester.tap(find.byKey(const Key('retry-job')));
+    await tester.pump();
+    await tester.pump();
+
+    expect(repository.retriedJobIds, [jobId]);
+    expect(opened, ['job_again']);
+    await close(tester, viewModel);
+  });
+
+  testWidgets('in Korean the page and the failure reason are Korean, the error code stays', (tester) async {
+    final failed = fixtureJob('failed');
+    final (viewModel, _) = await showJob(tester, failed, locale: const Locale('ko'));
+
+    expect(find.text('다시 시도'), findsOneWidget);
+    expect(find.text('코드: ${failed.error!.code}'), findsOneWidget);
+    expect(find.textContaining(failed.error!.message), findsNothing); // the English message is not shown
+    await close(tester, viewModel);
+  });
+
+  testWidgets('a job that cannot be read shows "not found", not an error', (tester) async {
+    final repository = FakeJobRepository();
+    final viewModel = JobViewModel(jobId: jobId, repository: repository, now: () => now);
+    await tester.pumpWidget(MaterialApp(
+      localizationsDelegates: AppLocalizations.localizationsDelegates,
+      supportedLocales: AppLocalizations.supportedLocales,
+      home: JobScreen(viewModel: viewModel, onOpenJob: (_) {}, onStartAgain: (_) {}),
+    ));
+    repository.emitJob(jobId, const Result.error(AppException(AppException.notFound, 'permission-denied')));
+    await tester.pump();
+
+    expect(find.text('This job does not exist or is not yours.'), findsOneWidget);
     await close(tester, viewModel);
   });
 }
