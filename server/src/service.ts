@@ -109,6 +109,7 @@ function buildWorkerAuthenticate(
     audience: audience ?? workerUrl,
     serviceAccountEmail: serviceAccount,
     certs: emulator ? () => emulator.publicCerts() : undefined,
+    onCloudRun: config.onCloudRun,
   });
 }
 
