@@ -6,6 +6,7 @@ import { LocalBlobStore } from './adapters/localBlobStore';
 import { SqliteJobStore } from './adapters/sqliteJobStore';
 import type { AppConfig } from './config';
 import { createApp, type AppDeps } from './http/app';
+import { EventStreams } from './http/eventStreams';
 import { startH2cBridge, type H2cBridge } from './http/h2cBridge';
 import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
@@ -18,6 +19,9 @@ import type { AvatarProvider } from './ports/avatarProvider';
 import type { BlobStore } from './ports/blobStore';
 import { msToDuration } from './time';
 import type { JobStore } from './ports/jobStore';
+
+/** The `retry:` hint sent on event streams ended by a shutdown: soon, but not all at once. */
+const SHUTDOWN_RETRY_MS = 1000;
 
 /** A running service: its URL and how to stop it. */
 export interface RunningService {
@@ -236,6 +240,7 @@ async function assemble(
     logger,
     maxActiveJobsPerUser: config.limits.maxActiveJobsPerUser,
   };
+  const eventStreams = new EventStreams();
   const appDeps: AppDeps = {
     role: config.role,
     store,
@@ -252,6 +257,7 @@ async function assemble(
     publicUrl: config.publicUrl,
     projectId: config.projectId,
     heartbeatMs: overrides.heartbeatMs,
+    eventStreams,
     extraRoutes: [webRoutes({ limits: config.limits })],
   };
   serve(createApp(appDeps));
@@ -259,6 +265,9 @@ async function assemble(
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // Open event streams end now with a retry hint (clients reconnect elsewhere and resume)
+      // instead of holding the shutdown for the whole grace period.
+      eventStreams.endAll(SHUTDOWN_RETRY_MS);
       // Stop accepting; idle keep-alive sockets go now, busy ones when their request ends.
       const bridgeClosed = bridge?.close();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -5,6 +5,7 @@ import { cancelJobRequest, type JobsDeps } from '../../pipeline/jobs';
 import type { BlobStore } from '../../ports/blobStore';
 import { isTerminal, type Job, type JobStore } from '../../ports/jobStore';
 import { authMiddleware, type Authenticate } from '../auth';
+import type { EventStreams } from '../eventStreams';
 
 export interface JobsRouteDeps {
   store: JobStore;
@@ -14,6 +15,8 @@ export interface JobsRouteDeps {
   signedUrlTtlSec: number;
   /** Comment line sent on idle event streams so proxies keep them open. */
   heartbeatMs?: number;
+  /** Open event streams, ended with a `retry:` hint when the process shuts down. */
+  eventStreams?: EventStreams;
 }
 
 const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -114,7 +117,7 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
 
   router.get('/jobs/:jobId/events', auth, async (req, res) => {
     const job = await ownedJob(deps.store, req);
-    streamJobEvents(deps.store, job.jobId, req, res, heartbeatMs);
+    streamJobEvents(deps.store, job.jobId, req, res, heartbeatMs, deps.eventStreams);
   });
 
   return router;
@@ -123,9 +126,10 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
 /**
  * Server-Sent Events: one `job` event per snapshot of the document, a comment line every
  * `heartbeatMs` so idle proxies keep the stream open, and an `end` event after the terminal
- * snapshot, then the stream closes.
+ * snapshot, then the stream closes. On shutdown the stream ends without `end`, after a
+ * `retry:` hint: the client reconnects (to another instance) and resumes.
  */
-function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Response, heartbeatMs: number): void {
+function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Response, heartbeatMs: number, streams?: EventStreams): void {
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
   res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -141,8 +145,14 @@ function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Resp
     closed = true;
     clearInterval(heartbeat);
     unsubscribe();
+    unregister();
     res.end();
   };
+  const unregister = streams?.add((retryMs) => {
+    if (closed) return;
+    res.write(`retry: ${retryMs}\n: the server is restarting; reconnect to resume\n\n`);
+    finish();
+  }) ?? (() => false);
   const heartbeat = setInterval(() => res.write(`: heartbeat ${new Date().toISOString()}\n\n`), heartbeatMs);
   const unsubscribe = store.watch(
     jobId,
@@ -165,4 +175,5 @@ function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Resp
     },
   );
   req.on('close', finish);
+  if (streams?.isClosing) streams.endAll(1000);
 }
