@@ -376,21 +376,27 @@ class Watcher {
 async function follow(options: Options, jobId: string, watcher: Watcher, signal: AbortSignal): Promise<JobSnapshot> {
   const url = `${options.server}/jobs/${encodeURIComponent(jobId)}/events`;
   let failures = 0;
+  let retryMs = 0;
   for (;;) {
     try {
       const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...authHeaders(options) }, signal });
+      // A 5xx (a restarting or overloaded server) is worth another try; a 4xx is not.
+      if (res.status >= 500) throw new Error(`the server answered ${res.status}`);
       if (!res.ok || !res.body) throw new Exit(1, `cannot follow the job: ${errorText(res.status, await res.text())}`);
       failures = 0;
       for await (const { event, data } of serverSentEvents(res.body)) {
         if (event === 'job') watcher.show(JSON.parse(data) as JobSnapshot);
         if (event === 'end' && watcher.job && TERMINAL.has(watcher.job.status)) return watcher.job;
+        // The server is restarting: the stream ends now; reconnect after its hint and resume.
+        if (event === 'reconnect') retryMs = Number((JSON.parse(data) as { retryMs?: number }).retryMs) || 1000;
       }
     } catch (e) {
       if (e instanceof Exit || signal.aborted) throw e;
       if (++failures > 5) throw unreachable(options.server, e);
     }
     if (watcher.job && TERMINAL.has(watcher.job.status)) return watcher.job;
-    await new Promise((r) => setTimeout(r, 1000 * failures));
+    await new Promise((r) => setTimeout(r, Math.max(retryMs, 1000 * failures)));
+    retryMs = 0;
   }
 }
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makeCorruptFile, makeTestAudio, makeTestImage, probe } from '../support/media';
-import { getJob, startTestStack, waitForJob, type TestStack } from '../support/stack';
+import { freePort, getJob, startTestStack, waitForJob, type TestStack } from '../support/stack';
 
 // `npm run generate` as a real process against the real local stack in this test process.
 // It runs under node with tsx's loader (what `npm run generate` does, without npm's wrapper,
@@ -118,6 +118,28 @@ describe('npm run generate', () => {
     expect(runs[3]!.stderr).toMatch(/^generate: --image: .*voice\.mp3 is not a JPEG, PNG, WebP or HEIC image/);
     expect(runs[4]!.stderr).toMatch(/^generate: Unexpected argument 'extra'/);
     expect((await stack.service.store.listByOwner('local-user', { limit: 100 })).jobs.length).toBe(before);
+  });
+
+  test('when the server restarts while the job runs, it reconnects after the retry hint, resumes, and saves the video', async () => {
+    const dataDir = await mkdtemp(path.join(work, 'restart-'));
+    const port = await freePort();
+    // The same port and data: the restarted server finds the job and its pending tasks.
+    const env = { PORT: String(port), LOCAL_RENDER_LATENCY_MS: '2500' };
+    let server = await startTestStack({ env, dataDir });
+    try {
+      const out = path.join(work, 'restarted.mp4');
+      const run = generate(['--image', image, '--audio', audio, '--name', 'Restart', '--server', server.baseUrl, '--out', out]);
+      await until(() => /^ {2}[23]\/4 /m.test(run.stderrSoFar()), 30_000, 'the job to be running');
+      await server.close({ keepData: true }); // the open stream ends with a retry hint
+      server = await startTestStack({ env, dataDir });
+      const { code, stdout, stderr } = await run.done;
+      expect({ code, stderr }).toMatchObject({ code: 0 });
+      expect(stdout).toBe(`${out}\n`);
+      expect(stderr).not.toMatch(/cannot (reach|follow)/);
+      expect((await probe(out)).streams.map((s) => s.codecName).sort()).toEqual(['aac', 'h264']);
+    } finally {
+      await server.close();
+    }
   });
 
   test('when the server cannot be reached, it says so and exits 1', async () => {

@@ -127,7 +127,8 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
  * Server-Sent Events: one `job` event per snapshot of the document, a comment line every
  * `heartbeatMs` so idle proxies keep the stream open, and an `end` event after the terminal
  * snapshot, then the stream closes. On shutdown the stream ends without `end`, after a
- * `retry:` hint: the client reconnects (to another instance) and resumes.
+ * `retry:` hint and a `reconnect` event: the client reconnects (to another instance) and
+ * resumes with the current document.
  */
 function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Response, heartbeatMs: number, streams?: EventStreams): void {
   res.status(200);
@@ -150,7 +151,7 @@ function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Resp
   };
   const unregister = streams?.add((retryMs) => {
     if (closed) return;
-    res.write(`retry: ${retryMs}\n: the server is restarting; reconnect to resume\n\n`);
+    res.write(`retry: ${retryMs}\nevent: reconnect\ndata: ${JSON.stringify({ jobId, retryMs })}\n\n`);
     finish();
   }) ?? (() => false);
   const heartbeat = setInterval(() => res.write(`: heartbeat ${new Date().toISOString()}\n\n`), heartbeatMs);
