@@ -75,7 +75,7 @@ async function startMain(env: Record<string, string>): Promise<{ child: ReturnTy
 test('on SIGTERM an open event stream ends at once with a retry hint, so the exit does not wait the grace period', async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sigterm-sse-'));
   const port = await freePort();
-  const GRACE_MS = 8000;
+  const GRACE_MS = 20000; // long, so "ended before the grace period" holds on a busy machine
   // The render takes a minute: the job stays in progress and its stream stays open.
   const { child } = await startMain({ PORT: String(port), DATA_DIR: dataDir, SHUTDOWN_GRACE_MS: String(GRACE_MS), LOCAL_RENDER_LATENCY_MS: '60000' });
   try {
