@@ -82,6 +82,11 @@ const EnvSchema = z.object({
   LOCAL_RENDER_LATENCY_MS: z.coerce.number().int().min(0).default(0),
 
   AUTH_MODE: z.enum(['local', 'firebase']).optional(),
+  /**
+   * Set by Cloud Run on every service (the service name). On Cloud Run the front end has
+   * already checked the worker's OIDC token and hands it on with its signature removed.
+   */
+  K_SERVICE: optionalString,
 
   POLL_SCHEDULE: secondsList.default([5, 15, 30, 60]),
   POLL_MAX_INTERVAL: seconds.default(60),
@@ -148,6 +153,12 @@ export interface AppConfig {
     | { kind: 'local'; latencyMs: number; workDir: string }
     | { kind: 'visionstory'; apiKey: string; baseUrl: string; timeoutMs: number };
   auth: { kind: 'local' } | { kind: 'firebase' };
+  /**
+   * Running on Cloud Run (K_SERVICE set): the worker trusts the front end's signature check and
+   * verifies the claims of the token it forwards (signature replaced by
+   * `SIGNATURE_REMOVED_BY_GOOGLE`).
+   */
+  onCloudRun: boolean;
   pipeline: {
     pollScheduleSec: number[];
     pollMaxIntervalSec: number;
@@ -251,6 +262,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       need('TASKS_SERVICE_ACCOUNT', `for SERVICE_ROLE=${e.SERVICE_ROLE} with Google Cloud Tasks (the worker accepts only tokens of this service account)`);
     }
   }
+  // Settings that would run, but open a hole: refused, naming the variables.
+  if (authKind === 'local' && e.GOOGLE_CLOUD_PROJECT !== undefined && tasksKind === 'cloud' && e.SERVICE_ROLE !== 'worker') {
+    problems.push(
+      'AUTH_MODE: local with GOOGLE_CLOUD_PROJECT and Google Cloud Tasks (TASKS=cloud) would let anyone act as any user through X-User-Id; use AUTH_MODE=firebase',
+    );
+  }
+  if (authKind === 'firebase' && e.GOOGLE_CLOUD_PROJECT === undefined) {
+    problems.push('AUTH_MODE: firebase needs GOOGLE_CLOUD_PROJECT (the Firebase project whose ID tokens are accepted)');
+  }
+  if (providerKind === 'visionstory' && e.STEP_LEASE <= e.VISIONSTORY_TIMEOUT) {
+    problems.push(
+      `STEP_LEASE: must be longer than VISIONSTORY_TIMEOUT (${e.STEP_LEASE} s ≤ ${e.VISIONSTORY_TIMEOUT} s): a step still waiting for the provider would lose its lease and run twice`,
+    );
+  }
   for (const [i, s] of e.POLL_SCHEDULE.entries()) {
     if (s <= 0) problems.push(`POLL_SCHEDULE: entry ${i + 1} must be positive`);
   }
@@ -309,6 +334,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
           }
         : { kind: 'local', latencyMs: e.LOCAL_RENDER_LATENCY_MS, workDir: path.join(dataDir, 'render') },
     auth: { kind: authKind },
+    onCloudRun: e.K_SERVICE !== undefined,
     pipeline: {
       pollScheduleSec: e.POLL_SCHEDULE,
       pollMaxIntervalSec: e.POLL_MAX_INTERVAL,

@@ -18,6 +18,15 @@ async function main(): Promise<void> {
   }
   applyProcessDefaults(config);
   const logger = createLogger({ level: config.logLevel });
+  // The last net: a client library that drops a rejected promise of its own (gax does when
+  // credentials are missing) must not take every open request down with the process. Each
+  // such failure also reaches its caller, which answers it (503); here it is only logged.
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.error({
+      message: `unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}`,
+      stack: reason instanceof Error ? reason.stack : undefined,
+    });
+  });
   const service = await startService(config, logger);
   const publicUrl = config.publicUrl ?? `http://localhost:${service.port}`;
   logger.info({

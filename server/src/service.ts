@@ -6,6 +6,7 @@ import { LocalBlobStore } from './adapters/localBlobStore';
 import { SqliteJobStore } from './adapters/sqliteJobStore';
 import type { AppConfig } from './config';
 import { createApp, type AppDeps } from './http/app';
+import { EventStreams } from './http/eventStreams';
 import { startH2cBridge, type H2cBridge } from './http/h2cBridge';
 import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
@@ -19,6 +20,9 @@ import type { AvatarProvider } from './ports/avatarProvider';
 import type { BlobStore } from './ports/blobStore';
 import { msToDuration } from './time';
 import type { JobStore } from './ports/jobStore';
+
+/** The `retry:` hint sent on event streams ended by a shutdown: soon, but not all at once. */
+const SHUTDOWN_RETRY_MS = 1000;
 
 /** A running service: its URL and how to stop it. */
 export interface RunningService {
@@ -114,6 +118,7 @@ function buildWorkerAuthenticate(
     audience: audience ?? workerUrl,
     serviceAccountEmail: serviceAccount,
     certs: emulator ? () => emulator.publicCerts() : undefined,
+    onCloudRun: config.onCloudRun,
   });
 }
 
@@ -242,6 +247,7 @@ async function assemble(
     logger,
     maxActiveJobsPerUser: config.limits.maxActiveJobsPerUser,
   };
+  const eventStreams = new EventStreams();
   const appDeps: AppDeps = {
     role: config.role,
     store,
@@ -260,6 +266,7 @@ async function assemble(
     corsOrigins: config.corsOrigins,
     projectId: config.projectId,
     heartbeatMs: overrides.heartbeatMs,
+    eventStreams,
     extraRoutes: [webRoutes({ limits: config.limits })],
   };
   serve(createApp(appDeps));
@@ -300,6 +307,9 @@ async function assemble(
       stopped = true;
       clearTimeout(sweepTimer);
       await sweeping;
+      // Open event streams end now with a retry hint (clients reconnect elsewhere and resume)
+      // instead of holding the shutdown for the whole grace period.
+      eventStreams.endAll(SHUTDOWN_RETRY_MS);
       // Stop accepting; idle keep-alive sockets go now, busy ones when their request ends.
       const bridgeClosed = bridge?.close();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));

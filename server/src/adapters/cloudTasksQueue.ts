@@ -80,7 +80,30 @@ export class CloudTasksQueue implements TaskQueue {
     return `${this.queuePath}/tasks/${name}`;
   }
 
+  private credentialsChecked = false;
+
+  /**
+   * Loads Google credentials before the client's first call. Without them, every method of
+   * the client rejects twice: once for the caller, and once more from its own
+   * `initialize().catch(err => { throw err })`, which nobody can catch and which kills the
+   * process (unhandled rejection, "Could not load the default credentials"). Checked here first,
+   * the failure is an ordinary error, answered 503. An emulator endpoint (insecure channel)
+   * needs no credentials.
+   */
+  private async ready(action: string): Promise<void> {
+    if (this.credentialsChecked || this.options.clientOptions?.sslCreds) return;
+    try {
+      await this.client.auth.getClient();
+      this.credentialsChecked = true;
+    } catch (err) {
+      throw new RetryableError('queue_unavailable', `${action} failed: Google credentials could not be loaded: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
   async enqueue(task: StepTask, options: EnqueueOptions): Promise<EnqueueResult> {
+    await this.ready('enqueue');
     const request: protos.google.cloud.tasks.v2.ITask = {
       name: this.taskPath(options.name),
       httpRequest: {
@@ -115,6 +138,7 @@ export class CloudTasksQueue implements TaskQueue {
   }
 
   async delete(name: string): Promise<void> {
+    await this.ready('delete task');
     try {
       await this.client.deleteTask({ name: this.taskPath(name) });
     } catch (err) {
@@ -124,6 +148,7 @@ export class CloudTasksQueue implements TaskQueue {
   }
 
   async ping(): Promise<void> {
+    await this.ready('get queue');
     try {
       await this.client.getQueue({ name: this.queuePath });
     } catch (err) {

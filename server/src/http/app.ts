@@ -9,6 +9,7 @@ import type { TaskQueue } from '../ports/taskQueue';
 import { corsMiddleware } from './cors';
 import { allowAnyWorker, localAuthenticate, type Authenticate, type AuthenticateWorker } from './auth';
 import { errorMiddleware, notFoundHandler } from './errors';
+import type { EventStreams } from './eventStreams';
 import { requestLogging } from './logging';
 import { generateRoutes } from './routes/generate';
 import { jobsRoutes } from './routes/jobs';
@@ -37,6 +38,8 @@ export interface AppDeps {
   heartbeatMs?: number;
   /** Browser origins allowed to call the public API (CORS); none by default. */
   corsOrigins?: readonly string[];
+  /** Open event streams, so a shutdown can end them at once. */
+  eventStreams?: EventStreams;
   /** Extra routes mounted before the 404 handler (the web page, for example). */
   extraRoutes?: RequestHandler[];
 }
@@ -56,7 +59,15 @@ export function createApp(deps: AppDeps): Express {
     const checks = await Promise.allSettled([deps.store.ping(), deps.queue.ping()]);
     const [store, queue] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `error: ${(c.reason as Error)?.message ?? c.reason}`));
     const ok = checks.every((c) => c.status === 'fulfilled');
-    res.status(ok ? 200 : 503).json({ success: ok, role: deps.role, store, queue });
+    if (ok) {
+      res.status(200).json({ success: true, role: deps.role, store, queue });
+      return;
+    }
+    // An answer and a log line, never a crash: outside Google Cloud without credentials this is
+    // where a cloud-configured service first learns it cannot reach its store or queue.
+    const reason = [store !== 'ok' ? `store ${store}` : '', queue !== 'ok' ? `queue ${queue}` : ''].filter(Boolean).join('; ');
+    deps.logger.error({ message: `health check failed: ${reason}`, store, queue });
+    res.status(503).json({ success: false, role: deps.role, store, queue, error: { code: 'unhealthy', message: reason } });
   });
 
   const authenticate = deps.authenticate ?? localAuthenticate;
@@ -82,6 +93,7 @@ export function createApp(deps: AppDeps): Express {
         signedUrlTtlSec: deps.signedUrlTtlSec,
         heartbeatMs: deps.heartbeatMs,
         publicUrl: deps.publicUrl,
+        eventStreams: deps.eventStreams,
       }),
     );
   }

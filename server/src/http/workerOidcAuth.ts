@@ -1,7 +1,20 @@
+import type { Request } from 'express';
 import { OAuth2Client } from 'google-auth-library';
 import { ClientError, RetryableError } from '../errors';
 import type { AuthenticateWorker } from './auth';
-import { bearerToken } from './firebaseAuth';
+
+/**
+ * What Cloud Run's front end puts in place of the token's signature once it has checked the
+ * token (IAM run.invoker) for a private service (Cloud Run troubleshooting docs, "signature
+ * removed").
+ */
+export const SIGNATURE_REMOVED = 'SIGNATURE_REMOVED_BY_GOOGLE';
+
+/** Longer than any real Google ID token (about 1 KB); refuses junk before decoding it. */
+const MAX_TOKEN_CHARS = 8192;
+const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
+/** google-auth-library's allowance, kept for the claims-only check too. */
+const CLOCK_SKEW_SEC = 300;
 
 /** `{[kid]: PEM}`: public keys (or X.509 certificates) by key id. */
 export type PublicCerts = Record<string, string>;
@@ -25,6 +38,13 @@ export interface WorkerOidcOptions {
   issuers?: string[];
   /** The OAuth2Client that verifies (and, without `certs`, fetches Google's certificates). */
   client?: OAuth2Client;
+  /**
+   * The service runs on Cloud Run (K_SERVICE set): its front end has checked the token's
+   * signature and hands it on with the signature replaced by {@link SIGNATURE_REMOVED}; such a
+   * token is accepted after its claims are checked. Off Cloud Run it is refused: nothing
+   * checked its signature.
+   */
+  onCloudRun?: boolean;
 }
 
 /** Google writes the issuer of its ID tokens both with and without the scheme. */
@@ -41,9 +61,16 @@ export const GOOGLE_ISSUERS = ['accounts.google.com', 'https://accounts.google.c
  * If Google's certificates cannot be fetched → 503, so Cloud Tasks retries the task later
  * instead of dropping it.
  *
- * On Cloud Run a private worker service already has the front end check the token for
- * run.invoker; this check keeps the worker closed when it is deployed public by mistake, and
- * holds it to one service account rather than to anyone with run.invoker.
+ * On Cloud Run (`onCloudRun`) a private worker service has its front end check the token for
+ * run.invoker, and the container receives it with the signature replaced by
+ * `SIGNATURE_REMOVED_BY_GOOGLE`: that token is accepted after the same claim checks (issuer,
+ * audience, expiry, email, email_verified), since no signature is left to verify. A token with
+ * a real signature is still verified. This keeps the worker held to one service account rather
+ * than to anyone with run.invoker. Off Cloud Run a token without its signature is 401.
+ *
+ * The token is read from `X-Serverless-Authorization` when present (Cloud Run's header for a
+ * caller that also sends its own `Authorization`; the front end checks that one then), else
+ * from `Authorization`.
  */
 export function createWorkerOidcAuthenticate(options: WorkerOidcOptions): AuthenticateWorker {
   const client = options.client ?? new OAuth2Client();
@@ -67,15 +94,24 @@ export function createWorkerOidcAuthenticate(options: WorkerOidcOptions): Authen
     }
   };
 
+  const audiences = Array.isArray(audience) ? audience : [audience];
+
   return async (req) => {
-    const token = bearerToken(req, 'Google OIDC token');
-    const certs = await loadCerts();
+    const token = workerToken(req);
     let payload: Record<string, unknown> | undefined;
-    try {
-      const ticket = await client.verifySignedJwtWithCertsAsync(token, certs, audience, issuers);
-      payload = ticket.getPayload() as Record<string, unknown> | undefined;
-    } catch (err) {
-      throw new ClientError(401, 'invalid_token', `The worker token ${reasonOf(err)}`);
+    if (token.endsWith(`.${SIGNATURE_REMOVED}`)) {
+      if (!options.onCloudRun) {
+        throw new ClientError(401, 'invalid_token', 'The worker token has no signature (only Cloud Run\'s front end may remove it, and this service is not on Cloud Run)');
+      }
+      payload = checkedClaims(token, audiences, issuers);
+    } else {
+      const certs = await loadCerts();
+      try {
+        const ticket = await client.verifySignedJwtWithCertsAsync(token, certs, audience, issuers);
+        payload = ticket.getPayload() as Record<string, unknown> | undefined;
+      } catch (err) {
+        throw new ClientError(401, 'invalid_token', `The worker token ${reasonOf(err)}`);
+      }
     }
     const email = typeof payload?.email === 'string' ? payload.email.toLowerCase() : undefined;
     if (email !== expectedEmail) {
@@ -86,6 +122,49 @@ export function createWorkerOidcAuthenticate(options: WorkerOidcOptions): Authen
       throw new ClientError(403, 'forbidden', 'The worker token\'s email is not verified');
     }
   };
+}
+
+/** The bearer token of `X-Serverless-Authorization`, else of `Authorization`; 401 when neither has one. */
+function workerToken(req: Request): string {
+  const header = req.header('x-serverless-authorization') ?? req.header('authorization');
+  const match = header ? BEARER.exec(header) : null;
+  if (!match) throw new ClientError(401, 'missing_token', 'Send "Authorization: Bearer <Google OIDC token>"');
+  const token = match[1]!;
+  if (token.length > MAX_TOKEN_CHARS) throw new ClientError(401, 'invalid_token', 'The Google OIDC token is too long to be one');
+  return token;
+}
+
+/**
+ * The claims of a token whose signature Cloud Run's front end checked and removed: the same
+ * checks google-auth-library makes after the signature (issuer, audience, issue and expiry
+ * times with its clock skew). Identity (email) is checked by the caller, as for a signed token.
+ */
+function checkedClaims(token: string, audiences: string[], issuers: string[]): Record<string, unknown> {
+  const invalid = (why: string) => new ClientError(401, 'invalid_token', `The worker token ${why}`);
+  const parts = token.split('.');
+  if (parts.length !== 3) throw invalid('is not a JWT');
+  let header: unknown;
+  let payload: unknown;
+  try {
+    header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8'));
+    payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid('is not a JWT');
+  }
+  if (!isObject(header) || !isObject(payload)) throw invalid('is not a JWT');
+  if (header.alg !== 'RS256') throw invalid('was not signed with RS256');
+  const now = Date.now() / 1000;
+  if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number') throw invalid('lacks a valid issue or expiry time');
+  if (payload.iat > now + CLOCK_SKEW_SEC) throw invalid('is not valid yet');
+  if (payload.exp < now - CLOCK_SKEW_SEC) throw invalid('has expired');
+  if (typeof payload.iss !== 'string' || !issuers.includes(payload.iss)) throw invalid('has the wrong issuer');
+  const aud = payload.aud;
+  if (typeof aud !== 'string' || !audiences.includes(aud)) throw invalid('was issued for another audience');
+  return payload;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -62,6 +62,8 @@ export interface CloudTasksEmulator {
   endpoint: { apiEndpoint: string; port: number; sslCreds: grpc.ChannelCredentials };
   /** `{[kid]: pem}` of the key that signs OIDC tokens, for OAuth2Client.verifySignedJwtWithCertsAsync. */
   publicCerts(): Record<string, string>;
+  /** An ID token signed with that key, as Cloud Tasks attaches it (for deliveries made by hand). */
+  signIdToken(serviceAccountEmail: string, audience: string): string;
   /** Stops serving and dispatching; in-flight requests are aborted (and run again after a restart). */
   close(): Promise<void>;
 }
@@ -771,6 +773,7 @@ export async function startCloudTasksEmulator(opts: CloudTasksEmulatorOptions): 
     port,
     endpoint: { apiEndpoint: host, port, sslCreds: grpc.credentials.createInsecure() },
     publicCerts: () => emulator.oidc.publicCerts(),
+    signIdToken: (serviceAccountEmail, audience) => emulator.oidc.sign(serviceAccountEmail, audience),
     close() {
       closed ??= (async () => {
         const shutdown = new Promise<void>((resolve) => {

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import os from 'node:os';
 import path from 'node:path';
 import { makeCorruptFile, makeTestAudio, makeTestImage, probe } from '../support/media';
-import { getJob, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
+import { freePort, getJob, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
 
 // `npx avatar-video` as a real process against the real local stack in this test process: the
 // package's bin (bin/avatar-video.js) run by node, as npx runs it, so signals reach the command.
@@ -124,6 +124,28 @@ describe('npx avatar-video generate', () => {
     expect(runs[7]!.stderr).toMatch(/^avatar-video: --limit must be a whole number from 1 to 100\n/);
     expect(runs[8]!.stderr).toMatch(/^avatar-video: --image is not an option of cancel\n/);
     expect((await stack.service.store.listByOwner('local-user', { limit: 100 })).jobs.length).toBe(before);
+  });
+
+  test('when the server restarts while the job runs, it reconnects after the retry hint, resumes, and saves the video', async () => {
+    const dataDir = await mkdtemp(path.join(work, 'restart-'));
+    const port = await freePort();
+    // The same port and data: the restarted server finds the job and its pending tasks.
+    const env = { PORT: String(port), LOCAL_RENDER_LATENCY_MS: '2500' };
+    let server = await startTestStack({ env, dataDir });
+    try {
+      const out = path.join(work, 'restarted.mp4');
+      const run = cli(['--image', image, '--audio', audio, '--name', 'Restart', '--server', server.baseUrl, '--out', out]);
+      await until(() => /^ {2}[23]\/4 /m.test(run.stderrSoFar()), 30_000, 'the job to be running');
+      await server.close({ keepData: true }); // the open stream ends with a retry hint
+      server = await startTestStack({ env, dataDir });
+      const { code, stdout, stderr } = await run.done;
+      expect({ code, stderr }).toMatchObject({ code: 0 });
+      expect(stdout).toBe(`${out}\n`);
+      expect(stderr).not.toMatch(/cannot (reach|follow)/);
+      expect((await probe(out)).streams.map((s) => s.codecName).sort()).toEqual(['aac', 'h264']);
+    } finally {
+      await server.close();
+    }
   });
 
   test('when the server cannot be reached, it says so and exits 1', async () => {

@@ -7,13 +7,14 @@ import { GcsBlobStore } from '../../src/adapters/gcsBlobStore';
 import { startGcsEmulator, type GcsEmulator } from '../../src/local/gcsEmulator';
 import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import { makeTestAudio, makeTestImage, probe } from '../support/media';
-import { startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
+import { TASKS_SA, startTestStackBehindFrontEnd, upload, waitForJob, type StackBehindFrontEnd } from '../support/stack';
 
 // The production shape on one machine: uploads stream into Cloud Storage (the official client
 // against a local server speaking the GCS API), the provider (VisionStory simulator) reads the
 // inputs through V4 signed URLs, the worker accepts only the OIDC token of the tasks service
-// account (signed by the Cloud Tasks emulator), and the finished video is served by redirect
-// to a fresh signed URL.
+// account (signed by the Cloud Tasks emulator), checked first by the Cloud Run front-end
+// stand-in, which hands the worker the token with its signature removed, as Google's front end
+// does), and the finished video is served by redirect to a fresh signed URL.
 
 const BUCKET = 'avatar-cloud-shaped';
 const CLIENT_EMAIL = 'avatar-runtime@test-project.iam.gserviceaccount.com';
@@ -26,7 +27,7 @@ const keys = generateKeyPairSync('rsa', {
 let media: string;
 let gcs: GcsEmulator;
 let sim: VisionStorySimulator;
-let stack: TestStack;
+let stack: StackBehindFrontEnd;
 
 beforeAll(async () => {
   media = await mkdtemp(path.join(os.tmpdir(), 'cloud-shaped-'));
@@ -37,13 +38,14 @@ beforeAll(async () => {
     projectId: 'test-project',
     credentials: { client_email: CLIENT_EMAIL, private_key: keys.privateKey },
   });
-  stack = await startTestStack({
+  stack = await startTestStackBehindFrontEnd({
     env: {
       PROVIDER: 'visionstory',
       VISIONSTORY_API_KEY: 'k',
       VISIONSTORY_API_BASE: sim.baseUrl,
-      TASKS_SERVICE_ACCOUNT: 'avatar-tasks@test-project.iam.gserviceaccount.com',
+      TASKS_SERVICE_ACCOUNT: TASKS_SA,
       SIGNED_URL_TTL: '300',
+      VISIONSTORY_TIMEOUT: '10', // shorter than the tests' STEP_LEASE (30 s)
     },
     overrides: { blobs: new GcsBlobStore({ bucket: BUCKET, storage }) },
   });
@@ -66,6 +68,11 @@ test('a job runs with Cloud Storage, signed URLs for the provider, OIDC-checked 
   expect(gcs.objectNames(BUCKET).sort()).toEqual(
     [job.input.imagePath, job.input.audioPath, `videos/${job.jobId}.mp4`].sort(),
   );
+  // Every step went through the front end and reached the worker with the signature removed.
+  const steps = stack.frontEnd.requests.filter((r) => r.path === '/worker/process-avatar');
+  expect(steps.length).toBeGreaterThanOrEqual(4);
+  expect(steps.every((r) => r.forwarded && r.status === 200)).toBe(true);
+  expect(steps.every((r) => r.forwardedToken?.endsWith('.SIGNATURE_REMOVED_BY_GOOGLE'))).toBe(true);
 
   // The worker refuses a delivery without the tasks service account's token.
   const open = await fetch(`${stack.baseUrl}/worker/process-avatar`, {

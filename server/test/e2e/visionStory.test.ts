@@ -5,24 +5,25 @@ import { RetryableError } from '../../src/errors';
 import { taskName } from '../../src/pipeline/decisions';
 import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import { makeTestAudio, makeTestImage, probe } from '../support/media';
-import { getJob, listFiles, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
+import { TASKS_SA, getJob, listFiles, startTestStackBehindFrontEnd, upload, waitForJob, type StackBehindFrontEnd } from '../support/stack';
 
 // A dress rehearsal of production's provider path: PROVIDER=visionstory against the local
-// VisionStory simulator, which speaks the provider's HTTP shapes and can inject failures.
+// VisionStory simulator, which speaks the provider's HTTP shapes and can inject failures. The
+// worker runs as on Cloud Run: every task reaches it through the Cloud Run front-end stand-in.
 
 const API_KEY = 'test-key-not-secret';
 let media: string;
 let image: string;
 let audio: string;
 let sim: VisionStorySimulator;
-let stack: TestStack;
+let stack: StackBehindFrontEnd;
 
 beforeAll(async () => {
   media = await mkdtemp(path.join(os.tmpdir(), 'vs-e2e-'));
   image = await makeTestImage(media, { format: 'png', name: 'face' });
   audio = await makeTestAudio(media, { format: 'mp3', seconds: 2, name: 'voice' });
   sim = await startVisionStorySimulator({ apiKey: API_KEY, latencyMs: 400 });
-  stack = await startTestStack({
+  stack = await startTestStackBehindFrontEnd({
     env: {
       PROVIDER: 'visionstory',
       VISIONSTORY_API_KEY: API_KEY,
@@ -48,6 +49,9 @@ describe('with the VisionStory provider (simulated)', () => {
     const job = await waitForJob(stack.baseUrl, res.body.jobId);
     expect(job.status).toBe('completed');
     expect(job.provider.name).toBe('visionstory');
+    const steps = stack.frontEnd.requests.filter((r) => r.path === '/worker/process-avatar');
+    expect(steps.length).toBeGreaterThanOrEqual(4);
+    expect(steps.every((r) => r.forwarded && r.forwardedToken?.endsWith('.SIGNATURE_REMOVED_BY_GOOGLE'))).toBe(true);
     expect(sim.calls.createVideo - before.createVideo).toBe(1);
     expect(sim.calls.downloadVideo - before.downloadVideo).toBe(1);
     // The provider's copy can expire now: ours is kept.
@@ -97,7 +101,7 @@ describe('with the VisionStory provider (simulated)', () => {
   });
 
   test('an outage longer than PROVIDER_RETRY_WINDOW fails the job with the last error', async () => {
-    const short = await startTestStack({
+    const short = await startTestStackBehindFrontEnd({
       env: {
         PROVIDER: 'visionstory',
         VISIONSTORY_API_KEY: API_KEY,
@@ -136,9 +140,14 @@ describe('with the VisionStory provider (simulated)', () => {
 
 describe('what the worker answers the queue (deliveries made by hand on a paused queue)', () => {
   const deliver = (body: unknown, retryCount = 0) =>
-    fetch(`${stack.baseUrl}/worker/process-avatar`, {
+    // Through the front end, with a token as Cloud Tasks mints it for the tasks account.
+    fetch(stack.workerUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-cloudtasks-taskretrycount': String(retryCount) },
+      headers: {
+        authorization: `Bearer ${stack.service.emulator!.signIdToken(TASKS_SA, stack.workerUrl)}`,
+        'content-type': 'application/json',
+        'x-cloudtasks-taskretrycount': String(retryCount),
+      },
       body: JSON.stringify(body),
     });
 

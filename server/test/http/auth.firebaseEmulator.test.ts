@@ -46,7 +46,7 @@ beforeAll(async () => {
   for (const uid of ['alice', 'bob', 'carol']) emulator.users.set(uid, {});
   app = initializeApp({ projectId: PROJECT }, 'auth-emulator-test');
   stack = await startTestStack({
-    env: { AUTH_MODE: 'firebase' },
+    env: { AUTH_MODE: 'firebase', GOOGLE_CLOUD_PROJECT: PROJECT, JOB_STORE: 'sqlite', TASKS: 'embedded' },
     overrides: { authenticate: createFirebaseAuthenticate({ auth: getAuth(app) }) },
   });
   mediaDir = await mkdtemp(path.join(os.tmpdir(), 'auth-media-'));
@@ -182,7 +182,7 @@ describe('wiring: AUTH_MODE=firebase with no override', () => {
   test('startService verifies Firebase ID tokens itself: no token is 401, a valid one is 200 and names the caller', async () => {
     // The default firebase-admin app finds its project the way it does on Cloud Run.
     process.env.GCLOUD_PROJECT = PROJECT;
-    const wired = await startTestStack({ env: { AUTH_MODE: 'firebase' } });
+    const wired = await startTestStack({ env: { AUTH_MODE: 'firebase', GOOGLE_CLOUD_PROJECT: PROJECT, JOB_STORE: 'sqlite', TASKS: 'embedded' } });
     try {
       const anonymous = await fetch(`${wired.baseUrl}/jobs`);
       expect(anonymous.status).toBe(401);

@@ -44,7 +44,7 @@ beforeAll(async () => {
   agent = new LoopbackAgent(certs.port);
   app = initializeApp({ projectId: PROJECT, httpAgent: agent }, 'auth-signature-test');
   stack = await startTestStack({
-    env: { AUTH_MODE: 'firebase' },
+    env: { AUTH_MODE: 'firebase', GOOGLE_CLOUD_PROJECT: PROJECT, JOB_STORE: 'sqlite', TASKS: 'embedded' },
     overrides: { authenticate: createFirebaseAuthenticate({ auth: getAuth(app) }) },
   });
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import { OAuth2Client } from 'google-auth-library';
 import { ConfigError, loadConfig } from '../../src/config';
-import { createWorkerOidcAuthenticate } from '../../src/http/workerOidcAuth';
+import { SIGNATURE_REMOVED, createWorkerOidcAuthenticate } from '../../src/http/workerOidcAuth';
 import { OidcSigner } from '../../src/local/tasks/oidc';
 import { makeTestAudio, makeTestImage } from '../support/media';
 import { startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
@@ -205,6 +205,102 @@ describe('the worker route with hand-made OIDC tokens', () => {
   });
 });
 
+/** What Cloud Run's front end hands the container: the checked token with its signature replaced. */
+function signatureRemoved(token: string): string {
+  return `${token.split('.').slice(0, 2).join('.')}.${SIGNATURE_REMOVED}`;
+}
+
+describe('on Cloud Run: the token the front end forwards with its signature removed', () => {
+  let onCloudRun: TestStack;
+  let offCloudRun: TestStack;
+  let google: TestKey;
+
+  beforeAll(async () => {
+    google = makeKey('google-oauth2-key');
+    const check = (cloudRun: boolean) =>
+      createWorkerOidcAuthenticate({
+        audience: AUDIENCE,
+        serviceAccountEmail: SA,
+        certs: () => ({ [google.kid]: google.publicPem }),
+        onCloudRun: cloudRun,
+      });
+    onCloudRun = await startTestStack({ overrides: { authenticateWorker: check(true) } });
+    offCloudRun = await startTestStack({ overrides: { authenticateWorker: check(false) } });
+  });
+  afterAll(async () => {
+    await onCloudRun?.close();
+    await offCloudRun?.close();
+  });
+
+  const forwarded = (claims: Record<string, unknown> = {}) => signatureRemoved(signJwt(google, oidcClaims(claims)));
+  const send = (stack: TestStack, token: string, header = 'authorization') => postWorker(stack.baseUrl, { [header]: `Bearer ${token}` });
+
+  test('on Cloud Run, the tasks account\'s token with SIGNATURE_REMOVED_BY_GOOGLE is accepted, from Authorization or X-Serverless-Authorization', async () => {
+    const res = await send(onCloudRun, forwarded());
+    expect(res.status).toBe(200);
+    expect(res.body.result).toBe('not_found');
+    const serverless = await postWorker(onCloudRun.baseUrl, {
+      authorization: 'Bearer the-callers-own-token',
+      'x-serverless-authorization': `Bearer ${forwarded()}`,
+    });
+    expect(serverless.status).toBe(200);
+  });
+
+  test('on Cloud Run, a token with a real signature is still verified: Google\'s key passes, another key is 401', async () => {
+    expect((await send(onCloudRun, signJwt(google, oidcClaims()))).status).toBe(200);
+    const forged = await send(onCloudRun, signJwt(makeKey(google.kid), oidcClaims()));
+    expect(forged.status).toBe(401);
+    expect(forged.body.error.message).toMatch(/invalid signature/);
+  });
+
+  test('off Cloud Run, the same token without its signature is 401: nothing checked it', async () => {
+    const res = await send(offCloudRun, forwarded());
+    expect(res.status).toBe(401);
+    expect(res.body.error).toEqual({ code: 'invalid_token', message: expect.stringMatching(/no signature/) });
+    const serverless = await send(offCloudRun, forwarded(), 'x-serverless-authorization');
+    expect(serverless.status).toBe(401);
+  });
+
+  test('off Cloud Run, a marker token whose claims were edited to the tasks account is 401', async () => {
+    const theirs = signJwt(google, oidcClaims({ email: 'someone@example.com' }));
+    const tampered = signatureRemoved(withPayload(theirs, { ...decodePayload(theirs), email: SA }));
+    const res = await send(offCloudRun, tampered);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('invalid_token');
+  });
+
+  test('on Cloud Run, a forwarded token for another service account is 403, and so is one with an unverified email', async () => {
+    const other = await send(onCloudRun, forwarded({ email: 'intruder@other-project.iam.gserviceaccount.com' }));
+    expect(other.status).toBe(403);
+    expect(other.body.error.code).toBe('forbidden');
+    expect((await send(onCloudRun, forwarded({ email_verified: false }))).status).toBe(403);
+  });
+
+  test('on Cloud Run, a forwarded token for another audience (another service) is 401', async () => {
+    const res = await send(onCloudRun, forwarded({ aud: 'https://some-other-service.a.run.app' }));
+    expect(res.status).toBe(401);
+    expect(res.body.error.message).toMatch(/audience/);
+  });
+
+  test('on Cloud Run, an expired forwarded token is 401, and so is one from another issuer', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const res = await send(onCloudRun, forwarded({ iat: now - 4000, exp: now - 400 }));
+    expect(res.status).toBe(401);
+    expect(res.body.error).toEqual({ code: 'invalid_token', message: 'The worker token has expired' });
+    const issuer = await send(onCloudRun, forwarded({ iss: 'https://securetoken.google.com/demo-avatar' }));
+    expect(issuer.status).toBe(401);
+    expect(issuer.body.error.message).toMatch(/issuer/);
+  });
+
+  test('on Cloud Run, a malformed marker token (not base64 JSON, two parts, no times) is 401', async () => {
+    for (const token of [`junk.junk.${SIGNATURE_REMOVED}`, `e30.${SIGNATURE_REMOVED}`, forwarded({ exp: undefined })]) {
+      const res = await send(onCloudRun, token);
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('invalid_token');
+    }
+  });
+});
+
 describe('the worker check on Google\'s published certificates', () => {
   // gaxios loads node-fetch with a dynamic import(), which Jest's CommonJS sandbox refuses;
   // Node's own fetch does the same job here (outside Jest, gaxios' default is used).
@@ -239,6 +335,11 @@ describe('the worker check on Google\'s published certificates', () => {
 });
 
 describe('configuration', () => {
+  test('K_SERVICE (set by Cloud Run) turns on the on-Cloud-Run worker check; without it the service is not on Cloud Run', () => {
+    expect(loadConfig({}).onCloudRun).toBe(false);
+    expect(loadConfig({ K_SERVICE: 'avatar-worker' }).onCloudRun).toBe(true);
+  });
+
   test('in the cloud, a worker (or all-in-one) service without TASKS_SERVICE_ACCOUNT refuses to start, naming the variable', () => {
     const cloud = { GOOGLE_CLOUD_PROJECT: 'demo-avatar', CLOUD_TASKS_LOCATION: 'us-central1', WORKER_URL: `${AUDIENCE}/worker/process-avatar` };
     for (const role of ['worker', 'all']) {

@@ -6,6 +6,7 @@ import { loadConfig, type AppConfig } from '../../src/config';
 import { silentLogger } from '../../src/logger';
 import type { Job } from '../../src/ports/jobStore';
 import { startService, type RunningService, type ServiceOverrides } from '../../src/service';
+import { startCloudRunFrontEnd, type CloudRunFrontEnd } from '../../standins/cloudRunFrontEnd';
 
 /** Settings that make the local stack quick enough for tests: short polls and backoffs. */
 export const FAST_ENV: Record<string, string> = {
@@ -46,6 +47,58 @@ export async function startTestStack(
     async close({ keepData = false } = {}) {
       await service.close();
       if (!keepData) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The tasks service account the rehearsals behind the Cloud Run front end use. */
+export const TASKS_SA = 'avatar-tasks@test-project.iam.gserviceaccount.com';
+
+export interface StackBehindFrontEnd extends TestStack {
+  frontEnd: CloudRunFrontEnd;
+  /** The worker URL the tasks are sent to (the front end's). */
+  workerUrl: string;
+}
+
+/**
+ * The worker the way Cloud Run runs it: the embedded Cloud Tasks emulator sends every task to
+ * the Cloud Run front-end stand-in (WORKER_URL), which checks the emulator-signed OIDC token
+ * against the invoker list and hands the worker the token with its signature removed. The
+ * worker runs in on-Cloud-Run mode (K_SERVICE set) unless `onCloudRun: false`.
+ */
+export async function startTestStackBehindFrontEnd(
+  options: { env?: Record<string, string>; overrides?: ServiceOverrides; onCloudRun?: boolean; timeoutMs?: number } = {},
+): Promise<StackBehindFrontEnd> {
+  let stack: TestStack | undefined;
+  const frontEnd = await startCloudRunFrontEnd({
+    target: () => stack!.baseUrl,
+    certs: () => stack!.service.emulator!.publicCerts(),
+    invokers: [options.env?.TASKS_SERVICE_ACCOUNT ?? TASKS_SA],
+    timeoutMs: options.timeoutMs,
+  });
+  const workerUrl = `${frontEnd.url}/worker/process-avatar`;
+  try {
+    stack = await startTestStack({
+      env: {
+        TASKS_SERVICE_ACCOUNT: TASKS_SA,
+        WORKER_URL: workerUrl,
+        ...(options.onCloudRun === false ? {} : { K_SERVICE: 'avatar-worker' }),
+        ...options.env,
+      },
+      overrides: options.overrides,
+    });
+  } catch (err) {
+    await frontEnd.close();
+    throw err;
+  }
+  const started = stack;
+  return {
+    ...started,
+    frontEnd,
+    workerUrl,
+    async close(closeOptions) {
+      await started.close(closeOptions);
+      await frontEnd.close();
     },
   };
 }

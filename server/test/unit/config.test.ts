@@ -57,6 +57,47 @@ describe('configuration', () => {
     expect((error as Error).message).toMatch(pattern);
   });
 
+  const CLOUD = {
+    GOOGLE_CLOUD_PROJECT: 'p',
+    CLOUD_TASKS_LOCATION: 'us-central1',
+    WORKER_URL: 'https://worker.example.run.app/worker/process-avatar',
+    TASKS_SERVICE_ACCOUNT: 'tasks@p.iam.gserviceaccount.com',
+  };
+  const problemsOf = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.join('\n');
+      throw err;
+    }
+    return '';
+  };
+
+  test('AUTH_MODE=local with a Google project and Google Cloud Tasks refuses to start (anyone could claim any user with X-User-Id)', () => {
+    for (const role of ['all', 'api']) {
+      const problems = problemsOf({ ...CLOUD, SERVICE_ROLE: role, AUTH_MODE: 'local' });
+      expect(problems).toMatch(/^AUTH_MODE: local with GOOGLE_CLOUD_PROJECT and Google Cloud Tasks/m);
+      expect(problems).toMatch(/X-User-Id/);
+    }
+    // The worker serves no public route; local stacks on the Firestore emulator keep working.
+    expect(problemsOf({ ...CLOUD, SERVICE_ROLE: 'worker', AUTH_MODE: 'local' })).toBe('');
+    expect(problemsOf({ GOOGLE_CLOUD_PROJECT: 'p', TASKS: 'embedded', AUTH_MODE: 'local' })).toBe('');
+    expect(problemsOf({ ...CLOUD, AUTH_MODE: 'firebase' })).toBe('');
+  });
+
+  test('AUTH_MODE=firebase without a Google project refuses to start, naming both variables', () => {
+    expect(problemsOf({ AUTH_MODE: 'firebase' })).toMatch(/^AUTH_MODE: firebase needs GOOGLE_CLOUD_PROJECT/m);
+    expect(problemsOf({ AUTH_MODE: 'firebase', GOOGLE_CLOUD_PROJECT: 'p', TASKS: 'embedded', JOB_STORE: 'sqlite' })).toBe('');
+  });
+
+  test('a STEP_LEASE not longer than the provider timeout refuses to start (a step still waiting would be run twice)', () => {
+    const vs = { VISIONSTORY_API_KEY: 'k' };
+    expect(problemsOf({ ...vs, STEP_LEASE: '30', VISIONSTORY_TIMEOUT: '30' })).toMatch(/^STEP_LEASE: must be longer than VISIONSTORY_TIMEOUT/m);
+    expect(problemsOf({ ...vs, STEP_LEASE: '10', VISIONSTORY_TIMEOUT: '30' })).toMatch(/STEP_LEASE/);
+    expect(problemsOf({ ...vs, STEP_LEASE: '31', VISIONSTORY_TIMEOUT: '30' })).toBe('');
+    expect(problemsOf(vs)).toBe(''); // the defaults: 120 s lease, 30 s timeout
+  });
+
   test('npm start with a bad variable exits with status 2 and says which variable', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
       env: { ...process.env, PORT: 'eighty', LOG_LEVEL: 'silent' },

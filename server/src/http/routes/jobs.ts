@@ -7,6 +7,7 @@ import type { BlobStore } from '../../ports/blobStore';
 import { isTerminal, type Job, type JobStore } from '../../ports/jobStore';
 import { authMiddleware, type Authenticate } from '../auth';
 import { jobLinks, presentJob, publicBaseUrl } from './links';
+import type { EventStreams } from '../eventStreams';
 
 export interface JobsRouteDeps {
   store: JobStore;
@@ -17,6 +18,8 @@ export interface JobsRouteDeps {
   /** Comment line sent on idle event streams so proxies keep them open. */
   heartbeatMs?: number;
   publicUrl?: string;
+  /** Open event streams, ended with a `retry:` hint when the process shuts down. */
+  eventStreams?: EventStreams;
 }
 
 const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -130,7 +133,7 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
 
   router.get('/jobs/:jobId/events', auth, async (req, res) => {
     const job = await ownedJob(deps.store, req);
-    streamJobEvents(deps.store, job.jobId, req, res, heartbeatMs, publicBaseUrl(req, deps.publicUrl));
+    streamJobEvents(deps.store, job.jobId, req, res, heartbeatMs, publicBaseUrl(req, deps.publicUrl), deps.eventStreams);
   });
 
   return router;
@@ -149,9 +152,19 @@ function visibleState(job: Job): string {
 /**
  * Server-Sent Events: one `job` event per visible change of the document, a comment line every
  * `heartbeatMs` so idle proxies keep the stream open, and an `end` event after the terminal
- * snapshot, then the stream closes.
+ * snapshot, then the stream closes. On shutdown the stream ends without `end`, after a
+ * `retry:` hint and a `reconnect` event: the client reconnects (to another instance) and
+ * resumes with the current document.
  */
-function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Response, heartbeatMs: number, base: string): void {
+function streamJobEvents(
+  store: JobStore,
+  jobId: string,
+  req: Request,
+  res: Response,
+  heartbeatMs: number,
+  base: string,
+  streams?: EventStreams,
+): void {
   res.status(200);
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
   res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -167,8 +180,14 @@ function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Resp
     closed = true;
     clearInterval(heartbeat);
     unsubscribe();
+    unregister();
     res.end();
   };
+  const unregister = streams?.add((retryMs) => {
+    if (closed) return;
+    res.write(`retry: ${retryMs}\nevent: reconnect\ndata: ${JSON.stringify({ jobId, retryMs })}\n\n`);
+    finish();
+  }) ?? (() => false);
   const heartbeat = setInterval(() => res.write(`: heartbeat ${new Date().toISOString()}\n\n`), heartbeatMs);
   const unsubscribe = store.watch(
     jobId,
@@ -192,4 +211,5 @@ function streamJobEvents(store: JobStore, jobId: string, req: Request, res: Resp
     },
   );
   req.on('close', finish);
+  if (streams?.isClosing) streams.endAll(1000);
 }

@@ -146,6 +146,12 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
     if (!authToken() && 'EventSource' in window) {
       const source = new EventSource(url);
       let ended = false;
+      // The server is restarting: the stream closes and EventSource reconnects after the
+      // server's retry hint. A planned reconnect is not a lost connection.
+      let planned = false;
+      source.addEventListener('reconnect', function () {
+        planned = true;
+      });
       source.addEventListener('job', function (e) {
         handlers.onJob(JSON.parse(e.data));
       });
@@ -155,13 +161,14 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
         handlers.onEnd();
       });
       source.onopen = function () {
+        planned = false;
         handlers.onConnection(true);
       };
       source.onerror = function () {
         if (ended) return;
         // CLOSED: the server refused the stream (404, 401); otherwise it is reconnecting.
         if (source.readyState === EventSource.CLOSED) handlers.onFatal();
-        else handlers.onConnection(false);
+        else if (!planned) handlers.onConnection(false);
       };
       return function () {
         ended = true;
@@ -174,6 +181,8 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
   function watchWithFetch(url, handlers) {
     let stopped = false;
     let controller = null;
+    // Set by a `reconnect` event (the server is restarting): reconnect after its hint, quietly.
+    let retryMs = null;
     async function run() {
       while (!stopped) {
         controller = new AbortController();
@@ -202,6 +211,7 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
                 else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
               });
               if (event === 'job' && data.length) handlers.onJob(JSON.parse(data.join('\n')));
+              if (event === 'reconnect' && data.length) retryMs = JSON.parse(data.join('\n')).retryMs;
               if (event === 'end') {
                 stopped = true;
                 handlers.onEnd();
@@ -213,9 +223,11 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
           if (stopped) return;
         }
         if (!stopped) {
-          handlers.onConnection(false);
+          const wait = retryMs === null ? 3000 : retryMs;
+          if (retryMs === null) handlers.onConnection(false);
+          retryMs = null;
           await new Promise(function (r) {
-            setTimeout(r, 3000);
+            setTimeout(r, wait);
           });
         }
       }
