@@ -32,6 +32,8 @@ export class SqliteJobStore implements JobStore {
     countActive: Database.Statement;
     firstPage: Database.Statement;
     nextPage: Database.Statement;
+    remove: Database.Statement;
+    endedBefore: Database.Statement;
   };
 
   constructor(options: { file: string; pollMs?: number }) {
@@ -60,6 +62,11 @@ export class SqliteJobStore implements JobStore {
       nextPage: this.db.prepare(
         `SELECT doc FROM jobs WHERE owner_uid = ? AND (created_at < ? OR (created_at = ? AND job_id < ?))
          ORDER BY created_at DESC, job_id DESC LIMIT ?`,
+      ),
+      remove: this.db.prepare('DELETE FROM jobs WHERE job_id = ?'),
+      endedBefore: this.db.prepare(
+        `SELECT doc FROM jobs WHERE status IN ('completed', 'failed', 'cancelled')
+           AND json_extract(doc, '$.completedAt') < ? ORDER BY json_extract(doc, '$.completedAt') LIMIT ?`,
       ),
     };
     this.pollMs = options.pollMs ?? 500;
@@ -115,6 +122,15 @@ export class SqliteJobStore implements JobStore {
     const result = run.immediate();
     if (result.changed && result.job) this.events.emit(jobId, result.job);
     return result;
+  }
+
+  async delete(jobId: string): Promise<void> {
+    this.sql.remove.run(jobId);
+  }
+
+  async listEndedBefore(before: string, limit: number): Promise<Job[]> {
+    const rows = this.sql.endedBefore.all(before, Math.max(1, Math.floor(limit))) as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as Job);
   }
 
   watch(jobId: string, onSnapshot: (job: Job) => void, onError?: (err: Error) => void): Unsubscribe {
