@@ -20,17 +20,20 @@ export interface CallbackPolicy {
   allowLoopbackAndHttp: boolean;
 }
 
-const NOT_PUBLIC = new net.BlockList();
+// Two lists: a BlockList also matches IPv4 addresses against IPv4-mapped IPv6 rules, and the
+// IPv6 list blocks the whole mapped range.
+const NOT_PUBLIC_V4 = new net.BlockList();
+const NOT_PUBLIC_V6 = new net.BlockList();
 for (const [prefix, bits] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
   ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) NOT_PUBLIC.addSubnet(prefix, bits, 'ipv4');
+] as const) NOT_PUBLIC_V4.addSubnet(prefix, bits, 'ipv4');
 for (const [prefix, bits] of [
   ['::', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['2001:db8::', 32], ['64:ff9b::', 96], ['100::', 64],
   // IPv4-mapped and -compatible forms would smuggle any IPv4 address past the checks above.
   ['::ffff:0:0', 96], ['::', 96],
-] as const) NOT_PUBLIC.addSubnet(prefix, bits, 'ipv6');
+] as const) NOT_PUBLIC_V6.addSubnet(prefix, bits, 'ipv6');
 
 const LOOPBACK = new net.BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -45,7 +48,7 @@ export function addressProblem(address: string, policy: CallbackPolicy): string 
   const type = net.isIPv4(address) ? 'ipv4' : net.isIPv6(address) ? 'ipv6' : null;
   if (!type) return `${address} is not an IP address`;
   if (LOOPBACK.check(address, type)) return policy.allowLoopbackAndHttp ? null : `${address} is a loopback address`;
-  if (NOT_PUBLIC.check(address, type)) return `${address} is a private, link-local or reserved address`;
+  if ((type === 'ipv4' ? NOT_PUBLIC_V4 : NOT_PUBLIC_V6).check(address, type)) return `${address} is a private, link-local or reserved address`;
   return null;
 }
 

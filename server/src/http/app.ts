@@ -2,6 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { ServiceRole } from '../config';
 import type { JobsDeps } from '../pipeline/jobs';
+import type { LifecycleDeps } from '../pipeline/lifecycle';
 import type { PipelineDeps } from '../pipeline/runner';
 import type { BlobStore } from '../ports/blobStore';
 import type { JobStore } from '../ports/jobStore';
@@ -9,6 +10,7 @@ import type { TaskQueue } from '../ports/taskQueue';
 import { allowAnyWorker, localAuthenticate, type Authenticate, type AuthenticateWorker } from './auth';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { requestLogging } from './logging';
+import { deviceRoutes } from './routes/devices';
 import { generateRoutes } from './routes/generate';
 import { jobsRoutes } from './routes/jobs';
 import { workerRoutes } from './routes/worker';
@@ -21,6 +23,8 @@ export interface AppDeps {
   blobs: BlobStore;
   pipeline: PipelineDeps;
   jobs: JobsDeps;
+  /** Notifications, delete and retention; absent in tests that need none of them. */
+  lifecycle?: LifecycleDeps;
   logger: Logger;
   limits: UploadLimits;
   signedUrlTtlSec: number;
@@ -64,6 +68,7 @@ export function createApp(deps: AppDeps): Express {
         authenticate,
         allowUserIdField: deps.allowUserIdField ?? false,
         publicUrl: deps.publicUrl,
+        webhooks: deps.lifecycle?.webhooks,
       }),
     );
     app.use(
@@ -71,14 +76,16 @@ export function createApp(deps: AppDeps): Express {
         store: deps.store,
         blobs: deps.blobs,
         jobs: deps.jobs,
+        lifecycle: deps.lifecycle,
         authenticate,
         signedUrlTtlSec: deps.signedUrlTtlSec,
         heartbeatMs: deps.heartbeatMs,
       }),
     );
+    if (deps.lifecycle?.devices) app.use(deviceRoutes({ devices: deps.lifecycle.devices, authenticate }));
   }
   if (deps.role !== 'api') {
-    app.use(workerRoutes({ pipeline: deps.pipeline, authenticateWorker: deps.authenticateWorker ?? allowAnyWorker }));
+    app.use(workerRoutes({ pipeline: deps.pipeline, lifecycle: deps.lifecycle, authenticateWorker: deps.authenticateWorker ?? allowAnyWorker }));
   }
   app.use(notFoundHandler);
   app.use(errorMiddleware);
