@@ -55,6 +55,15 @@ class FakeJobRepository implements JobRepository {
     return cancelResult;
   }
 
+  final List<String> deletedJobIds = [];
+  Result<void> deleteResult = const Result.ok(null);
+
+  @override
+  Future<Result<void>> deleteJob(String jobId) async {
+    deletedJobIds.add(jobId);
+    return deleteResult;
+  }
+
   @override
   Future<Result<VideoSource>> videoSource(AvatarJob job) async {
     videoRequests.add(job.jobId);

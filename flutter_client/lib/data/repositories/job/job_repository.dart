@@ -21,6 +21,9 @@ abstract interface class JobRepository {
 
   Future<Result<void>> cancelJob(String jobId);
 
+  /// Deletes the job, its uploads and its video for good (a running job is cancelled first).
+  Future<Result<void>> deleteJob(String jobId);
+
   /// Where to play the video of a completed job from.
   Future<Result<VideoSource>> videoSource(AvatarJob job);
 

@@ -51,6 +51,9 @@ class JobRepositoryRemote implements JobRepository {
   Future<Result<void>> cancelJob(String jobId) => _api.cancelJob(jobId);
 
   @override
+  Future<Result<void>> deleteJob(String jobId) => _api.deleteJob(jobId);
+
+  @override
   Future<Result<VideoSource>> videoSource(AvatarJob job) =>
       _api.videoSource(job.jobId, videoUrl: job.result?.videoUrl);
 
