@@ -215,7 +215,8 @@ export async function sweepRetention(deps: LifecycleDeps, options: { limit?: num
   const nowMs = (deps.now?.() ?? new Date()).getTime();
   const { uploadDays, videoDays, jobDays } = deps.retention;
   const earliest = Math.min(uploadDays, videoDays, jobDays);
-  const due = await deps.store.listEndedBefore(new Date(nowMs - earliest * DAY_MS).toISOString(), options.limit ?? 500);
+  // listEndedBefore is strict: one millisecond later makes "exactly N days ago" due.
+  const due = await deps.store.listEndedBefore(new Date(nowMs - earliest * DAY_MS + 1).toISOString(), options.limit ?? 500);
   const counts = { uploads: 0, videos: 0, jobs: 0 };
   for (const job of due) {
     const endedMs = Date.parse(job.completedAt ?? job.updatedAt);
