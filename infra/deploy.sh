@@ -200,6 +200,33 @@ or paste infra/firestore.rules into the Firebase console (Firestore, Rules) and 
 EOF
 fi
 
+# --- retention: lifecycle rules and TTL (begin) --------------------------------------------------
+# Uploads, videos and job documents are deleted a set number of days after the job ended. The
+# worker sets each object's customTime when its job ends, so the rules count from the job's end
+# (daysSinceCustomTime), not from the upload; an age rule is the backstop for objects whose job
+# never ended. Firestore deletes a document once its expireAt (set at the job's end) has passed.
+UPLOAD_RETENTION_DAYS="${UPLOAD_RETENTION_DAYS:-7}"
+VIDEO_RETENTION_DAYS="${VIDEO_RETENTION_DAYS:-30}"
+JOB_RETENTION_DAYS="${JOB_RETENTION_DAYS:-90}"
+for days in "$UPLOAD_RETENTION_DAYS" "$VIDEO_RETENTION_DAYS" "$JOB_RETENTION_DAYS"; do
+  [[ "$days" =~ ^[1-9][0-9]*$ ]] || die "retention days must be whole numbers of days (got ${days})"
+done
+backstop_days=$(( JOB_RETENTION_DAYS > VIDEO_RETENTION_DAYS ? JOB_RETENTION_DAYS : VIDEO_RETENTION_DAYS ))
+backstop_days=$(( backstop_days + 2 ))
+lifecycle_file="$(mktemp)"
+trap 'rm -f "$lifecycle_file"' EXIT
+cat >"$lifecycle_file" <<JSON
+{"rule": [
+  {"action": {"type": "Delete"}, "condition": {"daysSinceCustomTime": ${UPLOAD_RETENTION_DAYS}, "matchesPrefix": ["uploads/"]}},
+  {"action": {"type": "Delete"}, "condition": {"daysSinceCustomTime": ${VIDEO_RETENTION_DAYS}, "matchesPrefix": ["videos/"]}},
+  {"action": {"type": "Delete"}, "condition": {"age": ${backstop_days}, "matchesPrefix": ["uploads/", "videos/"]}}
+]}
+JSON
+echo "Lifecycle rules on gs://${BUCKET}: uploads ${UPLOAD_RETENTION_DAYS} days, videos ${VIDEO_RETENTION_DAYS} days after the job ended (backstop: ${backstop_days} days after upload)."
+run gc storage buckets update "gs://${BUCKET}" --lifecycle-file="$lifecycle_file"
+run gc firestore fields ttls update expireAt --collection-group="${FIRESTORE_COLLECTION:-avatarJobs}" --enable-ttl --async --quiet
+# --- retention: lifecycle rules and TTL (end) ----------------------------------------------------
+
 # --- the image -----------------------------------------------------------------------------------
 if [[ "$BUILD" == true ]]; then
   if exists gc artifacts repositories describe "$REPOSITORY" --location="$REGION"; then
@@ -216,6 +243,9 @@ fi
 common_env="GOOGLE_CLOUD_PROJECT=${PROJECT_ID},CLOUD_TASKS_LOCATION=${REGION},CLOUD_TASKS_QUEUE=${QUEUE}"
 common_env+=",TASKS_SERVICE_ACCOUNT=${TASKS_SA},GCS_BUCKET=${BUCKET},PROVIDER=visionstory"
 common_env+=",TASK_MAX_ATTEMPTS=${MAX_ATTEMPTS},TASK_DISPATCH_DEADLINE=${DISPATCH_DEADLINE}"
+# retention (begin): the same days the lifecycle rules and TTL use
+common_env+=",UPLOAD_RETENTION_DAYS=${UPLOAD_RETENTION_DAYS},VIDEO_RETENTION_DAYS=${VIDEO_RETENTION_DAYS},JOB_RETENTION_DAYS=${JOB_RETENTION_DAYS}"
+# retention (end)
 common_flags=(--image="$IMAGE" --region="$REGION" --service-account="$RUNTIME_SA"
   --set-secrets="VISIONSTORY_API_KEY=${SECRET}:latest" --min-instances=0 --cpu=1 --memory=512Mi --quiet)
 

@@ -96,6 +96,21 @@ for sa in "$TASKS_SA" "$RUNTIME_SA"; do
   fi
 done
 
+# --- retention: lifecycle rules and TTL (begin) --------------------------------------------------
+# What deploy.sh set up for retention: the bucket's lifecycle rules (when the bucket stays) and the
+# TTL policy on avatarJobs.expireAt.
+if [[ "$DELETE_BUCKET" != true ]] && exists gc storage buckets describe "gs://${BUCKET}"; then
+  run gc storage buckets update "gs://${BUCKET}" --clear-lifecycle
+fi
+ttl_collection="${FIRESTORE_COLLECTION:-avatarJobs}"
+ttl_state="$(read_value gc firestore indexes fields describe expireAt --collection-group="$ttl_collection" --format='value(ttlConfig.state)')"
+if [[ -n "$ttl_state" || "$DRY_RUN" == true ]]; then
+  run gc firestore fields ttls update expireAt --collection-group="$ttl_collection" --disable-ttl --async --quiet
+else
+  echo "No TTL policy on ${ttl_collection}.expireAt."
+fi
+# --- retention: lifecycle rules and TTL (end) ----------------------------------------------------
+
 if [[ "$DELETE_BUCKET" == true ]]; then
   if exists gc storage buckets describe "gs://${BUCKET}"; then
     # --recursive on a bucket URL deletes its objects, then the bucket.

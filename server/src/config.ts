@@ -112,6 +112,28 @@ const EnvSchema = z.object({
     .default('')
     .transform((s) => s.split(',').map((o) => o.trim().replace(/\/$/, '')).filter((o) => o !== ''))
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin is scheme://host[:port], without a path, e.g. "https://app.example.com"'))),
+
+  UPLOAD_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  VIDEO_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  JOB_RETENTION_DAYS: z.coerce.number().positive().default(90),
+  /** Local stack: how often the retention sweep runs, in seconds (0: never). */
+  RETENTION_SWEEP_INTERVAL: z.coerce.number().min(0).default(3600),
+  /** Standard Webhooks secret: `whsec_` + base64 of 24 to 64 random bytes. */
+  WEBHOOK_SECRET: optionalString.pipe(
+    z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (e.g. whsec_$(openssl rand -base64 32))')
+      .refine((v) => {
+        const n = Buffer.from(v.slice(6), 'base64').length;
+        return n >= 24 && n <= 64;
+      }, 'the base64 part must decode to 24 to 64 bytes')
+      .optional(),
+  ),
+  WEBHOOK_TIMEOUT: seconds.default(10),
+  /** fcm | off. Default: fcm with GOOGLE_CLOUD_PROJECT or FCM_API_BASE, else off. */
+  PUSH: z.enum(['fcm', 'off']).optional(),
+  FCM_API_BASE: optionalUrl,
+  FIRESTORE_DEVICES_COLLECTION: z.string().default('userDevices'),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -186,6 +208,17 @@ export interface AppConfig {
   shutdownGraceMs: number;
   /** Origins allowed by CORS (exact match); empty: no cross-origin access. */
   corsOrigins: string[];
+  retention: { uploadDays: number; videoDays: number; jobDays: number; sweepIntervalSec: number };
+  webhooks: {
+    /** Unset: callbackUrl is refused at upload. */
+    secret?: string;
+    timeoutMs: number;
+    /** Locally (not TASKS=cloud) plain http and loopback receivers are allowed, for tests. */
+    allowLoopbackAndHttp: boolean;
+  };
+  push:
+    | { kind: 'off' }
+    | { kind: 'fcm'; projectId: string; baseUrl: string; devicesCollection: string; devicesFile: string };
 }
 
 /** Thrown when the environment is not valid; the message names every bad variable. */
@@ -283,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (e.PROVIDER_RETRY_MIN_BACKOFF > e.PROVIDER_RETRY_MAX_BACKOFF) {
     problems.push('PROVIDER_RETRY_MIN_BACKOFF: must not exceed PROVIDER_RETRY_MAX_BACKOFF');
   }
+  const pushKind = e.PUSH ?? (cloud || e.FCM_API_BASE ? 'fcm' : 'off');
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -355,5 +389,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     corsOrigins: e.CORS_ORIGINS,
+    retention: {
+      uploadDays: e.UPLOAD_RETENTION_DAYS,
+      videoDays: e.VIDEO_RETENTION_DAYS,
+      jobDays: e.JOB_RETENTION_DAYS,
+      sweepIntervalSec: e.RETENTION_SWEEP_INTERVAL,
+    },
+    webhooks: { secret: e.WEBHOOK_SECRET, timeoutMs: e.WEBHOOK_TIMEOUT * 1000, allowLoopbackAndHttp: tasksKind !== 'cloud' },
+    push:
+      pushKind === 'fcm'
+        ? {
+            kind: 'fcm',
+            projectId: e.GOOGLE_CLOUD_PROJECT ?? 'local-project',
+            baseUrl: (e.FCM_API_BASE ?? 'https://fcm.googleapis.com').replace(/\/$/, ''),
+            devicesCollection: e.FIRESTORE_DEVICES_COLLECTION,
+            devicesFile: path.join(dataDir, 'devices.sqlite'),
+          }
+        : { kind: 'off' },
   };
 }

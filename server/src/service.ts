@@ -14,6 +14,10 @@ import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
 import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudTasksEmulator';
 import { LocalRenderProvider } from './local/localRenderProvider';
 import type { JobsDeps } from './pipeline/jobs';
+import { onJobEnded, sweepRetention, type LifecycleDeps } from './pipeline/lifecycle';
+import type { DeviceStore } from './ports/deviceStore';
+import type { Notifier } from './ports/notifier';
+import type { CallbackPolicy, ResolveHost } from './adapters/webhookSender';
 import type { PipelineDeps } from './pipeline/runner';
 import { sweepOverdueJobs, type SweepDeps, type SweepResult } from './pipeline/sweep';
 import type { AvatarProvider } from './ports/avatarProvider';
@@ -40,6 +44,9 @@ export interface RunningService {
   sweepDeps: SweepDeps;
   /** Runs the sweep now, page after page until no overdue job is left (what the local timer does). */
   sweep(): Promise<SweepResult>;
+  devices: DeviceStore;
+  /** Runs the local retention sweep now (the timer runs it every RETENTION_SWEEP_INTERVAL). */
+  sweepRetention(): Promise<{ uploads: number; videos: number; jobs: number }>;
   /** Stop accepting, let in-flight requests finish (up to the grace period), close everything. */
   close(): Promise<void>;
 }
@@ -54,6 +61,12 @@ export interface ServiceOverrides {
   heartbeatMs?: number;
   /** Lowest dispatch deadline the embedded emulator accepts (tests use short ones). */
   emulatorMinDispatchDeadlineMs?: number;
+  /** Push sender (tests: an FcmNotifier aimed at the stand-in). */
+  notifier?: Notifier;
+  /** DNS for callback URLs (tests: a name that resolves to a private address). */
+  resolveHost?: ResolveHost;
+  /** Callback URL policy (tests: the cloud's https-only policy on the local stack). */
+  callbackPolicy?: CallbackPolicy;
 }
 
 async function buildJobStore(config: AppConfig): Promise<JobStore> {
@@ -64,6 +77,41 @@ async function buildJobStore(config: AppConfig): Promise<JobStore> {
   const { getFirestore } = await import('firebase-admin/firestore');
   const app = getApps()[0] ?? initializeApp({ projectId: config.projectId });
   return new FirestoreJobStore({ firestore: getFirestore(app), collection: config.jobStore.collection });
+}
+
+async function buildDeviceStore(config: AppConfig): Promise<DeviceStore> {
+  if (config.jobStore.kind === 'sqlite') {
+    const { SqliteDeviceStore } = await import('./adapters/sqliteDeviceStore');
+    return new SqliteDeviceStore({ file: config.push.kind === 'fcm' ? config.push.devicesFile : `${config.dataDir}/devices.sqlite` });
+  }
+  const { FirestoreDeviceStore } = await import('./adapters/firestoreDeviceStore');
+  const { initializeApp, getApps } = await import('firebase-admin/app');
+  const { getFirestore } = await import('firebase-admin/firestore');
+  const app = getApps()[0] ?? initializeApp({ projectId: config.projectId });
+  return new FirestoreDeviceStore({
+    firestore: getFirestore(app),
+    collection: config.push.kind === 'fcm' ? config.push.devicesCollection : undefined,
+  });
+}
+
+/**
+ * FCM HTTP v1 with an OAuth token from the runtime's service account (google-auth-library). A
+ * stand-in (FCM_API_BASE not Google's) gets a fixed token: there is no account to mint one.
+ */
+async function buildNotifier(config: AppConfig): Promise<Notifier | undefined> {
+  if (config.push.kind !== 'fcm') return undefined;
+  const { FcmNotifier } = await import('./adapters/fcmNotifier');
+  let getAccessToken: () => Promise<string> = async () => 'stand-in-token';
+  if (config.push.baseUrl === 'https://fcm.googleapis.com') {
+    const { GoogleAuth } = await import('google-auth-library');
+    const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/firebase.messaging'] });
+    getAccessToken = async () => {
+      const token = await auth.getAccessToken();
+      if (!token) throw new Error('no access token for FCM');
+      return token;
+    };
+  }
+  return new FcmNotifier({ projectId: config.push.projectId, baseUrl: config.push.baseUrl, getAccessToken });
 }
 
 async function buildBlobStore(config: AppConfig, logger: Logger): Promise<BlobStore> {
@@ -239,7 +287,37 @@ async function assemble(
     });
   }
 
-  const pipeline: PipelineDeps = { store, queue, blobs, provider, settings: config.pipeline, logger };
+  const devices = await buildDeviceStore(config);
+  let webhooks: LifecycleDeps['webhooks'];
+  if (config.webhooks.secret) {
+    const { SignedWebhookSender } = await import('./adapters/webhookSender');
+    webhooks = new SignedWebhookSender({
+      secret: config.webhooks.secret,
+      policy: overrides.callbackPolicy ?? { allowLoopbackAndHttp: config.webhooks.allowLoopbackAndHttp },
+      resolveHost: overrides.resolveHost,
+      timeoutMs: config.webhooks.timeoutMs,
+    });
+  }
+  const lifecycle: LifecycleDeps = {
+    store,
+    queue,
+    blobs,
+    provider,
+    devices,
+    notifier: overrides.notifier ?? (await buildNotifier(config)),
+    webhooks,
+    retention: config.retention,
+    logger,
+  };
+  const pipeline: PipelineDeps = {
+    store,
+    queue,
+    blobs,
+    provider,
+    settings: config.pipeline,
+    logger,
+    onJobEnded: (jobId) => onJobEnded(lifecycle, jobId),
+  };
   const jobs: JobsDeps = {
     store,
     queue,
@@ -256,6 +334,7 @@ async function assemble(
     pipeline,
     sweep: { graceSec: config.sweep.graceSec },
     jobs,
+    lifecycle,
     logger,
     limits: config.limits,
     signedUrlTtlSec: config.signedUrlTtlSec,
@@ -301,6 +380,17 @@ async function assemble(
     runSweep();
   }
 
+  // Locally nothing else deletes what is past its retention; in the cloud Cloud Storage
+  // lifecycle rules and Firestore's TTL policy do (infra/deploy.sh).
+  const retentionSweep = () => sweepRetention(lifecycle);
+  let retentionTimer: NodeJS.Timeout | undefined;
+  if (config.jobStore.kind === 'sqlite' && config.role !== 'api' && config.retention.sweepIntervalSec > 0) {
+    retentionTimer = setInterval(() => {
+      retentionSweep().catch((err: unknown) => logger.warn({ message: 'retention sweep failed', error: String(err) }));
+    }, config.retention.sweepIntervalSec * 1000);
+    retentionTimer.unref();
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -311,6 +401,7 @@ async function assemble(
       // instead of holding the shutdown for the whole grace period.
       eventStreams.endAll(SHUTDOWN_RETRY_MS);
       // Stop accepting; idle keep-alive sockets go now, busy ones when their request ends.
+      clearInterval(retentionTimer);
       const bridgeClosed = bridge?.close();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -321,10 +412,11 @@ async function assemble(
       await emulator?.close();
       await queue.close().catch(() => undefined);
       await provider.close?.();
+      await devices.close();
       await store.close();
     })();
     return closing;
   };
 
-  return { url, port, server, store, blobs, provider, queue, emulator, sweepDeps, sweep, close };
+  return { url, port, server, store, blobs, provider, queue, emulator, sweepDeps, sweep, devices, sweepRetention: retentionSweep, close };
 }

@@ -9,6 +9,7 @@ import '../data/services/auth_service.dart';
 import '../data/services/job_document_service.dart';
 import '../data/services/jobs_api_client.dart';
 import '../data/services/media_picker.dart';
+import '../data/services/push_service.dart';
 import '../ui/auth/view_models/sign_in_view_model.dart';
 import 'app_config.dart';
 
@@ -23,6 +24,10 @@ List<SingleChildWidget> providersFor(AppConfig config) => [
           final auth = context.read<AuthService>();
           return JobsApiClient(backendUrl: config.backendUrl, idToken: auth.idToken);
         },
+      ),
+      // Push needs a configured Firebase project; with the emulators there is no FCM.
+      Provider<PushService?>(
+        create: (context) => config.useEmulators ? null : PushService(api: context.read<JobsApiClient>()),
       ),
       ChangeNotifierProvider<AuthRepository>(
         create: (context) => AuthRepositoryFirebase(authService: context.read<AuthService>()),

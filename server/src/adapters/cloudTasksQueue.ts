@@ -1,7 +1,7 @@
 import { CloudTasksClient, protos } from '@google-cloud/tasks';
 import { PermanentError, RetryableError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
-import type { EnqueueOptions, EnqueueResult, StepTask, TaskQueue } from '../ports/taskQueue';
+import type { EnqueueOptions, EnqueueResult, TaskQueue, WorkerTask } from '../ports/taskQueue';
 import { msToDuration } from '../time';
 
 /** The client's own option type (google-gax ClientOptions), without importing google-gax. */
@@ -102,7 +102,7 @@ export class CloudTasksQueue implements TaskQueue {
     }
   }
 
-  async enqueue(task: StepTask, options: EnqueueOptions): Promise<EnqueueResult> {
+  async enqueue(task: WorkerTask, options: EnqueueOptions): Promise<EnqueueResult> {
     await this.ready('enqueue');
     const request: protos.google.cloud.tasks.v2.ITask = {
       name: this.taskPath(options.name),
@@ -111,7 +111,7 @@ export class CloudTasksQueue implements TaskQueue {
         httpMethod: 'POST',
         // Cloud Tasks sends the body as bytes and sets no JSON content type by itself.
         headers: { 'Content-Type': 'application/json' },
-        body: Buffer.from(JSON.stringify({ jobId: task.jobId, stepSeq: task.stepSeq })),
+        body: Buffer.from(JSON.stringify(task)),
         ...(this.options.serviceAccountEmail
           ? { oidcToken: { serviceAccountEmail: this.options.serviceAccountEmail, ...(this.options.audience ? { audience: this.options.audience } : {}) } }
           : {}),
@@ -125,12 +125,12 @@ export class CloudTasksQueue implements TaskQueue {
     if (this.options.dispatchDeadlineSec) request.dispatchDeadline = { seconds: this.options.dispatchDeadlineSec };
     try {
       await this.client.createTask({ parent: this.queuePath, task: request });
-      this.log.debug({ jobId: task.jobId, stepSeq: task.stepSeq, task: options.name }, 'task enqueued');
+      this.log.debug({ jobId: task.jobId, task: options.name }, 'task enqueued');
       return { created: true };
     } catch (err) {
       // A named task that exists (or ran within the last hour or so) is already enqueued.
       if (grpcCode(err) === GRPC.ALREADY_EXISTS) {
-        this.log.debug({ jobId: task.jobId, stepSeq: task.stepSeq, task: options.name }, 'task already enqueued');
+        this.log.debug({ jobId: task.jobId, task: options.name }, 'task already enqueued');
         return { created: false };
       }
       throw wrapError('enqueue', err);

@@ -4,7 +4,9 @@ import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCur
 import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 /** The fields the Flutter app orders and displays as dates: stored as Firestore Timestamps. */
-const TIMESTAMP_FIELDS = ['createdAt', 'updatedAt', 'completedAt', 'leaseUntil', 'nextRunAt'] as const;
+const TIMESTAMP_FIELDS = ['createdAt', 'updatedAt', 'completedAt', 'leaseUntil', 'nextRunAt', 'expireAt'] as const;
+/** Nested dates, stored as Timestamps too (`expireAt` must be one for the TTL policy to act). */
+const RESULT_TIMESTAMP_FIELDS = ['expiresAt'] as const;
 
 const ACTIVE_STATUSES = ['queued', 'processing'];
 
@@ -130,6 +132,22 @@ export class FirestoreJobStore implements JobStore {
     );
   }
 
+  async delete(jobId: string): Promise<void> {
+    await guard(() => this.jobs.doc(jobId).delete());
+  }
+
+  async listEndedBefore(before: string, limit: number): Promise<Job[]> {
+    // Only finished jobs have a completedAt; a range filter on one field needs no composite index.
+    const snap = await guard(() =>
+      this.jobs
+        .where('completedAt', '<', Timestamp.fromDate(new Date(before)))
+        .orderBy('completedAt', 'asc')
+        .limit(Math.max(1, Math.floor(limit)))
+        .get(),
+    );
+    return snap.docs.map((d) => fromDocument(d.data()));
+  }
+
   watch(jobId: string, onSnapshot: (job: Job) => void, onError?: (err: Error) => void): Unsubscribe {
     let lastUpdate: Timestamp | undefined;
     return this.jobs.doc(jobId).onSnapshot(
@@ -183,6 +201,12 @@ function toDocument(job: Job): DocumentData {
     if (Number.isNaN(date.getTime())) throw new TypeError(`Job ${job.jobId}: ${field} is not an ISO date: ${value}`);
     doc[field] = Timestamp.fromDate(date);
   }
+  if (job.result) {
+    for (const field of RESULT_TIMESTAMP_FIELDS) {
+      const value = job.result[field];
+      if (typeof value === 'string') doc.result[field] = Timestamp.fromDate(new Date(value));
+    }
+  }
   return doc;
 }
 
@@ -191,6 +215,13 @@ function fromDocument(data: DocumentData): Job {
   for (const field of TIMESTAMP_FIELDS) {
     const value = job[field];
     if (value instanceof Timestamp) job[field] = value.toDate().toISOString();
+  }
+  if (job.result && typeof job.result === 'object') {
+    const result = { ...job.result };
+    for (const field of RESULT_TIMESTAMP_FIELDS) {
+      if (result[field] instanceof Timestamp) result[field] = result[field].toDate().toISOString();
+    }
+    job.result = result;
   }
   return job as Job;
 }

@@ -166,6 +166,17 @@ export class GcsBlobStore implements BlobStore {
     }
   }
 
+  /** Starts the lifecycle rules' `daysSinceCustomTime` clock; a missing object is skipped. */
+  async setCustomTime(key: string, at: Date): Promise<void> {
+    try {
+      await this.bucket.file(key).setMetadata({ customTime: at.toISOString() });
+    } catch (err) {
+      const mapped = toStoreError(err, key);
+      if (mapped.code === 'not_found') return;
+      throw mapped;
+    }
+  }
+
   private async metadataOf(key: string): Promise<{ size?: string | number; contentType?: string; generation?: string | number } | null> {
     try {
       const [metadata] = await this.bucket.file(key).getMetadata();

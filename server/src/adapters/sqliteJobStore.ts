@@ -34,6 +34,8 @@ export class SqliteJobStore implements JobStore {
     nextPage: Database.Statement;
     overdueFirst: Database.Statement;
     overdueNext: Database.Statement;
+    remove: Database.Statement;
+    endedBefore: Database.Statement;
   };
 
   constructor(options: { file: string; pollMs?: number }) {
@@ -74,6 +76,11 @@ export class SqliteJobStore implements JobStore {
         `SELECT doc FROM jobs WHERE status IN ('queued', 'processing') AND json_extract(doc, '$.nextRunAt') <= ?
            AND (json_extract(doc, '$.nextRunAt') > ? OR (json_extract(doc, '$.nextRunAt') = ? AND job_id > ?))
          ORDER BY json_extract(doc, '$.nextRunAt'), job_id LIMIT ?`,
+      ),
+      remove: this.db.prepare('DELETE FROM jobs WHERE job_id = ?'),
+      endedBefore: this.db.prepare(
+        `SELECT doc FROM jobs WHERE status IN ('completed', 'failed', 'cancelled')
+           AND json_extract(doc, '$.completedAt') < ? ORDER BY json_extract(doc, '$.completedAt') LIMIT ?`,
       ),
     };
     this.pollMs = options.pollMs ?? 500;
@@ -144,6 +151,15 @@ export class SqliteJobStore implements JobStore {
     const result = run.immediate();
     if (result.changed && result.job) this.events.emit(jobId, result.job);
     return result;
+  }
+
+  async delete(jobId: string): Promise<void> {
+    this.sql.remove.run(jobId);
+  }
+
+  async listEndedBefore(before: string, limit: number): Promise<Job[]> {
+    const rows = this.sql.endedBefore.all(before, Math.max(1, Math.floor(limit))) as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as Job);
   }
 
   watch(jobId: string, onSnapshot: (job: Job) => void, onError?: (err: Error) => void): Unsubscribe {

@@ -2,6 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { ServiceRole } from '../config';
 import type { JobsDeps } from '../pipeline/jobs';
+import type { LifecycleDeps } from '../pipeline/lifecycle';
 import type { PipelineDeps } from '../pipeline/runner';
 import type { BlobStore } from '../ports/blobStore';
 import type { JobStore } from '../ports/jobStore';
@@ -11,6 +12,7 @@ import { allowAnyWorker, localAuthenticate, type Authenticate, type Authenticate
 import { errorMiddleware, notFoundHandler } from './errors';
 import type { EventStreams } from './eventStreams';
 import { requestLogging } from './logging';
+import { deviceRoutes } from './routes/devices';
 import { generateRoutes } from './routes/generate';
 import { jobsRoutes } from './routes/jobs';
 import { workerRoutes } from './routes/worker';
@@ -26,6 +28,8 @@ export interface AppDeps {
   /** The sweep's grace period (SWEEP_GRACE); 120 s when absent. */
   sweep?: SweepSettings;
   jobs: JobsDeps;
+  /** Notifications, delete and retention; absent in tests that need none of them. */
+  lifecycle?: LifecycleDeps;
   logger: Logger;
   limits: UploadLimits;
   signedUrlTtlSec: number;
@@ -82,6 +86,7 @@ export function createApp(deps: AppDeps): Express {
         authenticate,
         allowUserIdField: deps.allowUserIdField ?? false,
         publicUrl: deps.publicUrl,
+        webhooks: deps.lifecycle?.webhooks,
       }),
     );
     app.use(
@@ -89,6 +94,7 @@ export function createApp(deps: AppDeps): Express {
         store: deps.store,
         blobs: deps.blobs,
         jobs: deps.jobs,
+        lifecycle: deps.lifecycle,
         authenticate,
         signedUrlTtlSec: deps.signedUrlTtlSec,
         heartbeatMs: deps.heartbeatMs,
@@ -96,11 +102,13 @@ export function createApp(deps: AppDeps): Express {
         eventStreams: deps.eventStreams,
       }),
     );
+    if (deps.lifecycle?.devices) app.use(deviceRoutes({ devices: deps.lifecycle.devices, authenticate }));
   }
   if (deps.role !== 'api') {
     app.use(
       workerRoutes({
         pipeline: deps.pipeline,
+        lifecycle: deps.lifecycle,
         sweep: deps.sweep ?? { graceSec: 120 },
         authenticateWorker: deps.authenticateWorker ?? allowAnyWorker,
       }),

@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
  * - `PUT  <resumable session URI>` (whole-body `bytes 0-*\/*`, chunks, and `bytes *\/*` status checks)
  * - `GET  /storage/v1/b/:bucket/o/:object` (metadata) and `?alt=media` (bytes, with Range)
  * - `DELETE /storage/v1/b/:bucket/o/:object`
+ * - `PATCH /storage/v1/b/:bucket/o/:object` (customTime only; like GCS, it may not go backwards)
  * - `GET  /:bucket/:object?X-Goog-Signature=...` (a V4 signed URL: expiry and, for known
  *   service accounts, the RSA signature are checked as GCS does)
  *
@@ -62,6 +63,7 @@ interface StoredObject {
   md5Hash: string;
   crc32c: string;
   created: string;
+  customTime?: string;
 }
 
 interface UploadSession {
@@ -180,6 +182,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
       timeCreated: o.created,
       updated: o.created,
       ...(o.metadata ? { metadata: o.metadata } : {}),
+      ...(o.customTime ? { customTime: o.customTime } : {}),
     };
   }
 
@@ -601,6 +604,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
     // (no /storage/v1 prefix); with `apiEndpoint`, to `<endpoint>/storage/v1/b/...`.
     m = /^(?:\/download)?(?:\/storage\/v1)?\/b\/([^/]+)\/o\/(.+)$/.exec(rawPath);
     if (m) {
+      const patch = method === 'PATCH' ? await readJson(req) : undefined;
       req.resume();
       const bucket = decodeURIComponent(m[1]!);
       const name = decodeURIComponent(m[2]!);
@@ -619,6 +623,18 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
         await fs.rm(o.file, { force: true });
         res.writeHead(204, { 'content-length': 0 });
         res.end();
+        return;
+      }
+      if (method === 'PATCH') {
+        const customTime = (patch as { customTime?: unknown } | undefined)?.customTime;
+        if (typeof customTime === 'string') {
+          if (Number.isNaN(Date.parse(customTime))) throw new HttpError(400, 'invalid', 'Invalid customTime');
+          if (o.customTime && Date.parse(customTime) < Date.parse(o.customTime)) {
+            throw new HttpError(400, 'invalid', 'customTime cannot be decreased');
+          }
+          o.customTime = new Date(customTime).toISOString();
+        }
+        sendJson(res, 200, resource(o));
         return;
       }
       throw new HttpError(405, 'methodNotAllowed', 'Method not allowed');

@@ -195,6 +195,28 @@ export class LocalRenderProvider implements AvatarProvider {
     return createReadStream(file);
   }
 
+  /** Stops the render if it is running and deletes the avatar photo, the record and the video. */
+  async deleteMedia(ids: { avatarId: string | null; videoId: string | null }): Promise<void> {
+    const { avatarId, videoId } = ids;
+    if (videoId && VIDEO_ID.test(videoId)) {
+      const queued = this.waiting.indexOf(videoId);
+      if (queued >= 0) this.waiting.splice(queued, 1);
+      const running = this.running.get(videoId);
+      if (running) {
+        running.controller.abort();
+        await running.done.catch(() => undefined);
+      }
+      await this.inFlight.get(videoId)?.catch(() => undefined);
+      this.records.delete(videoId);
+      await fs.rm(this.recordPath(videoId), { force: true });
+      await fs.rm(this.videoPath(videoId), { force: true });
+    }
+    if (avatarId) {
+      await this.inFlight.get(avatarId)?.catch(() => undefined);
+      await fs.rm(this.avatarPath(avatarId), { force: true });
+    }
+  }
+
   /**
    * Kills running ffmpeg processes and waits for them to exit. Their records stay queued or
    * running on disk, so the next instance on this workDir restarts them.

@@ -29,6 +29,11 @@ export interface PipelineDeps {
   now?: () => Date;
   /** Jitter source for provider retries, in [0, 1); Math.random by default. */
   random?: () => number;
+  /**
+   * Called after a delivery found or left the job finished (completed, failed, cancelled): the
+   * lifecycle hook that queues notifications and stamps retention dates. It must be idempotent.
+   */
+  onJobEnded?: (jobId: string) => Promise<void>;
 }
 
 /** Facts about this delivery, from the X-CloudTasks-* headers. */
@@ -75,6 +80,16 @@ export function videoPath(jobId: string): string {
  * Throws RetryableError when the delivery should be retried (the route answers 503/429).
  */
 export async function advanceJob(deps: PipelineDeps, task: StepTask, delivery: Delivery): Promise<AdvanceResult> {
+  const result = await advanceJobStep(deps, task, delivery);
+  // Also on 'finished': if the hook failed on the delivery that ended the job, the queue's
+  // retry of that delivery finds the job finished and runs the hook again.
+  if (deps.onJobEnded && ENDED_RESULTS.has(result)) await deps.onJobEnded(task.jobId);
+  return result;
+}
+
+const ENDED_RESULTS = new Set<AdvanceResult>(['completed', 'failed', 'cancelled', 'timed_out', 'finished']);
+
+async function advanceJobStep(deps: PipelineDeps, task: StepTask, delivery: Delivery): Promise<AdvanceResult> {
   const now = (): string => (deps.now?.() ?? new Date()).toISOString();
   const log = deps.logger.child({ jobId: task.jobId, stepSeq: task.stepSeq });
 
@@ -155,6 +170,10 @@ export async function advanceJob(deps: PipelineDeps, task: StepTask, delivery: D
     return transition.job;
   });
   if (!committed.changed || !transition) {
+    // The job was cancelled or deleted while its video was being copied: the copy must not outlive it.
+    if (outcome.kind === 'video_stored' && (!committed.job || isTerminal(committed.job.status))) {
+      await deps.blobs.delete(outcome.videoPath);
+    }
     log.warn({ message: 'job moved on while the step ran; result dropped', outcome: outcome.kind });
     return 'stale';
   }

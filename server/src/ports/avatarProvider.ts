@@ -29,5 +29,10 @@ export interface AvatarProvider {
   getVideo(videoId: string): Promise<VideoState>;
   /** Opens the finished video at `url` (as given by getVideo) for copying into our BlobStore. */
   openVideo(url: string): Promise<Readable>;
+  /**
+   * Deletes the provider's own copies of a job's avatar and video, where its API allows; a
+   * provider without such an API leaves this out (VisionStory: its copies expire after 7 days).
+   */
+  deleteMedia?(ids: { avatarId: string | null; videoId: string | null }): Promise<void>;
   close?(): Promise<void>;
 }

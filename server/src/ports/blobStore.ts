@@ -45,6 +45,12 @@ export interface BlobStore {
   signedReadUrl(key: string, ttlSec: number): Promise<string | null>;
   /** Deletes the object; a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Sets the object's custom time (Cloud Storage `customTime`): lifecycle rules with
+   * `daysSinceCustomTime` then count retention from the job's end, not the upload. Stores
+   * without lifecycle rules leave this out (the local sweep deletes what is due).
+   */
+  setCustomTime?(key: string, at: Date): Promise<void>;
   /** A filesystem path for the object when the store is local (lets ffmpeg read it directly). */
   localPath?(key: string): string;
 }

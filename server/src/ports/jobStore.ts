@@ -33,6 +33,8 @@ export interface JobInput {
   imageBytes?: number;
   audioBytes?: number;
   audioDurationSec?: number | null;
+  /** Where the signed webhook goes when the job ends (checked at upload and at delivery). */
+  callbackUrl?: string | null;
 }
 
 export interface JobProvider {
@@ -47,6 +49,8 @@ export interface JobResult {
   videoPath: string;
   videoUrl: string;
   durationSec: number | null;
+  /** Until when the video can be downloaded (VIDEO_RETENTION_DAYS after the job ended). */
+  expiresAt?: string | null;
 }
 
 export interface JobError {
@@ -99,6 +103,11 @@ export interface Job {
   createdAt: string;
   updatedAt: string;
   completedAt: string | null;
+  /**
+   * When the document itself is deleted (JOB_RETENTION_DAYS after the job ended). Set once, when
+   * the job ends; Firestore's TTL policy on this field deletes the document in the cloud.
+   */
+  expireAt?: string | null;
 }
 
 export interface JobPage {
@@ -147,6 +156,14 @@ export interface JobStore {
    * `onError` gets store failures; the subscription is then over.
    */
   watch(jobId: string, onSnapshot: (job: Job) => void, onError?: (err: Error) => void): Unsubscribe;
+  /** Removes the job document; a missing job is not an error. */
+  delete(jobId: string): Promise<void>;
+  /**
+   * Finished jobs that ended (completedAt) before `before`, oldest first: what the local
+   * retention sweep looks at. In the cloud, Cloud Storage lifecycle rules and Firestore TTL do
+   * that work instead.
+   */
+  listEndedBefore(before: string, limit: number): Promise<Job[]>;
   /** Answers when the store is reachable; throws otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -9,6 +9,19 @@ export interface StepTask {
   stepSeq: number;
 }
 
+/**
+ * Telling the user that a job ended: one task per channel, so a slow or failing push service
+ * or webhook receiver is retried by the queue and never delays or fails the job itself.
+ */
+export interface NotifyTask {
+  kind: 'notify';
+  channel: 'push' | 'webhook';
+  jobId: string;
+}
+
+/** Every body the worker route accepts. */
+export type WorkerTask = StepTask | NotifyTask;
+
 export interface EnqueueOptions {
   /**
    * Short, deterministic task id (`<hash(jobId)>-<stepSeq>`); the adapter makes it a full
@@ -25,7 +38,7 @@ export interface EnqueueResult {
 }
 
 export interface TaskQueue {
-  enqueue(task: StepTask, options: EnqueueOptions): Promise<EnqueueResult>;
+  enqueue(task: WorkerTask, options: EnqueueOptions): Promise<EnqueueResult>;
   /** Deletes a pending task by its short name. A task that is gone already is not an error. */
   delete(name: string): Promise<void>;
   /** Answers when the queue is reachable; throws otherwise. */

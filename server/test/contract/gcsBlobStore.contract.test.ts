@@ -61,6 +61,14 @@ describe('GcsBlobStore against the local GCS server', () => {
     await emulator.close();
   });
 
+  test('setCustomTime starts the lifecycle clock at the job end; a missing object is skipped', async () => {
+    await store.putStream('videos/j1.mp4', Readable.from([Buffer.from('video')]), { contentType: 'video/mp4' });
+    await store.setCustomTime('videos/j1.mp4', new Date('2025-03-01T10:00:00.000Z'));
+    const [metadata] = await storageFor(emulator).bucket(BUCKET).file('videos/j1.mp4').getMetadata();
+    expect(new Date(String(metadata.customTime)).toISOString()).toBe('2025-03-01T10:00:00.000Z');
+    await expect(store.setCustomTime('videos/missing.mp4', new Date())).resolves.toBeUndefined();
+  });
+
   test('when Cloud Storage answers 503, the store raises a retryable storage_unavailable', async () => {
     emulator.failNext(503);
     const stat = store.stat('any.bin');

@@ -350,6 +350,44 @@ export function describeJobStoreContract(
       });
     });
 
+    describe('the end of a job: retention and delete', () => {
+      test('a finished job with its expiry dates and callback URL round-trips exactly', async () => {
+        const job = makeJob({
+          status: 'completed',
+          input: { ...makeJob().input, callbackUrl: 'https://hooks.example.com/avatar' },
+          result: { videoPath: 'videos/j.mp4', videoUrl: '/jobs/j/video', durationSec: 3, expiresAt: '2025-04-01T10:00:00.000Z' },
+          completedAt: '2025-03-02T10:00:00.000Z',
+          expireAt: '2025-06-01T10:00:00.000Z',
+        });
+        await store.create(job);
+        expect(await store.get(job.jobId)).toStrictEqual(job);
+      });
+
+      test('listEndedBefore returns finished jobs that ended before the date, oldest first, and no running job', async () => {
+        const owner = `owner-${randomUUID()}`;
+        const ended = (day: string, status: JobStatus = 'completed') =>
+          makeJob({ ownerUid: owner, status, completedAt: `2020-01-${day}T00:00:00.000Z` });
+        const older = ended('02', 'failed');
+        const old = ended('05');
+        const recent = ended('20', 'cancelled');
+        const running = makeJob({ ownerUid: owner, status: 'processing' });
+        for (const job of [recent, old, running, older]) await store.create(job);
+
+        const due = (await store.listEndedBefore('2020-01-10T00:00:00.000Z', 10)).filter((j) => j.ownerUid === owner);
+        expect(due.map((j) => j.jobId)).toEqual([older.jobId, old.jobId]);
+        const first = (await store.listEndedBefore('2020-01-10T00:00:00.000Z', 1)).filter((j) => j.ownerUid === owner);
+        expect(first.map((j) => j.jobId)).toEqual([older.jobId]);
+      });
+
+      test('delete removes the document; deleting it again is not an error', async () => {
+        const job = makeJob();
+        await store.create(job);
+        await store.delete(job.jobId);
+        expect(await store.get(job.jobId)).toBeNull();
+        await expect(store.delete(job.jobId)).resolves.toBeUndefined();
+      });
+    });
+
     test('ping answers while the store is reachable', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

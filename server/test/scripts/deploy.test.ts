@@ -121,6 +121,28 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(run.stdout).toContain('api:    https://avatar-api-abc123-uc.a.run.app');
   });
 
+  test('retention: lifecycle rules by prefix count from the job end (customTime), the TTL policy is on expireAt, and the services get the same days', () => {
+    expect(sandbox.run(SETUP, ['demo-proj', 'us-central1']).status).toBe(0);
+    const run = deploy([], { VISIONSTORY_API_KEY: KEY, UPLOAD_RETENTION_DAYS: '5', VIDEO_RETENTION_DAYS: '20', JOB_RETENTION_DAYS: '60' });
+    expect(run.status).toBe(0);
+    const changes = mutations(run.calls);
+    expect(changes.some((c) => /^gcloud storage buckets update gs:\/\/demo-proj-avatar-videos --lifecycle-file=\S+ --project=demo-proj$/.test(c))).toBe(true);
+    expect(changes).toContain('gcloud firestore fields ttls update expireAt --collection-group=avatarJobs --enable-ttl --async --quiet --project=demo-proj');
+    expect(run.stdout).toContain('uploads 5 days, videos 20 days after the job ended (backstop: 62 days after upload)');
+    for (const service of ['avatar-worker', 'avatar-api']) {
+      const call = changes.find((c) => c.startsWith(`gcloud run deploy ${service} `))!;
+      expect(envVarsOf(call)).toMatchObject({ UPLOAD_RETENTION_DAYS: '5', VIDEO_RETENTION_DAYS: '20', JOB_RETENTION_DAYS: '60' });
+    }
+  });
+
+  test('retention days that are not whole numbers stop the deploy before the services change', () => {
+    expect(sandbox.run(SETUP, ['demo-proj', 'us-central1']).status).toBe(0);
+    const run = deploy([], { VISIONSTORY_API_KEY: KEY, VIDEO_RETENTION_DAYS: '0.5' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('retention days must be whole numbers of days (got 0.5)');
+    expect(mutations(run.calls).some((c) => c.startsWith('gcloud run deploy'))).toBe(false);
+  });
+
   test('a second run creates nothing and deploys the worker with its URL in one step', () => {
     sandbox.run(SETUP, ['demo-proj', 'us-central1']);
     expect(deploy().status).toBe(0);

@@ -45,6 +45,9 @@ describe('infra/teardown.sh against a recording gcloud stand-in', () => {
       'gcloud tasks queues delete video-generation-queue --location=us-central1 --quiet --project=demo-proj',
       'gcloud iam service-accounts delete avatar-tasks@demo-proj.iam.gserviceaccount.com --quiet --project=demo-proj',
       'gcloud iam service-accounts delete avatar-runtime@demo-proj.iam.gserviceaccount.com --quiet --project=demo-proj',
+      // The kept bucket loses its lifecycle rules.
+      'gcloud storage buckets update gs://demo-proj-avatar-videos --clear-lifecycle --project=demo-proj',
+      'gcloud firestore fields ttls update expireAt --collection-group=avatarJobs --disable-ttl --async --quiet --project=demo-proj',
     ]);
     expect(Object.keys(sandbox.resources())).toContain('storage buckets/gs://demo-proj-avatar-videos');
     expect(run.stdout).toContain('keeping bucket gs://demo-proj-avatar-videos');
@@ -61,6 +64,22 @@ describe('infra/teardown.sh against a recording gcloud stand-in', () => {
     expect(again.status).toBe(0);
     expect(mutations(again.calls)).toEqual([]);
     expect(again.stdout).toContain('Queue video-generation-queue is already gone.');
+  });
+
+  test('after a deploy, teardown removes the TTL policy on avatarJobs.expireAt; a second run finds it gone', () => {
+    const setup = sandbox.run('setup-cloud-tasks.sh', ['demo-proj', 'us-central1']);
+    expect(setup.status).toBe(0);
+    expect(sandbox.run('infra/deploy.sh', ['demo-proj', 'us-central1', '--tag=t1'], { env: { VISIONSTORY_API_KEY: 'k' } }).status).toBe(0);
+    expect(sandbox.resources()['firestore fields ttls/expireAt']).toMatchObject({ 'ttlConfig.state': 'ACTIVE' });
+    const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--yes']);
+    expect(run.status).toBe(0);
+    expect(mutations(run.calls)).toContain(
+      'gcloud firestore fields ttls update expireAt --collection-group=avatarJobs --disable-ttl --async --quiet --project=demo-proj',
+    );
+    expect(sandbox.resources()['firestore fields ttls/expireAt']).toBeUndefined();
+    const again = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--yes']);
+    expect(mutations(again.calls).filter((c) => c.includes('ttls'))).toEqual([]);
+    expect(again.stdout).toContain('No TTL policy on avatarJobs.expireAt.');
   });
 
   test('a dry run lists every deletion without calling gcloud or asking', () => {

@@ -95,6 +95,38 @@ class JobsApiClient {
     };
   }
 
+  /// `DELETE /jobs/:jobId`: removes the job, its uploads and its video (a running job is
+  /// cancelled first). 204; 404 when it is not the caller's.
+  Future<Result<void>> deleteJob(String jobId) async {
+    final sent = await _send(
+      (token) => _client
+          .send(http.Request('DELETE', resolve('/jobs/${Uri.encodeComponent(jobId)}'))
+            ..headers.addAll(_headers(token)))
+          .timeout(callTimeout),
+    );
+    return switch (sent) {
+      Err<http.Response>(:final error) => Result.error(error),
+      Ok<http.Response>(value: final response) => _decode<void>(response, (_) => const Result.ok(null)),
+    };
+  }
+
+  /// `POST /devices {token, platform}`: registers this device's FCM token for the signed-in
+  /// user, so the backend can say when a job ends (204).
+  Future<Result<void>> registerDevice({required String token, required String platform}) async {
+    final sent = await _send(
+      (authToken) => _client
+          .send(http.Request('POST', resolve('/devices'))
+            ..headers.addAll(_headers(authToken))
+            ..headers['content-type'] = 'application/json'
+            ..body = jsonEncode({'token': token, 'platform': platform}))
+          .timeout(callTimeout),
+    );
+    return switch (sent) {
+      Err<http.Response>(:final error) => Result.error(error),
+      Ok<http.Response>(value: final response) => _decode<void>(response, (_) => const Result.ok(null)),
+    };
+  }
+
   /// Where to play the finished video of [jobId] from ([videoUrl] is the document's
   /// `result.videoUrl`, used when present).
   ///

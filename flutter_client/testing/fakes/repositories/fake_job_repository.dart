@@ -57,6 +57,15 @@ class FakeJobRepository implements JobRepository {
     return cancelResult;
   }
 
+  final List<String> deletedJobIds = [];
+  Result<void> deleteResult = const Result.ok(null);
+
+  @override
+  Future<Result<void>> deleteJob(String jobId) async {
+    deletedJobIds.add(jobId);
+    return deleteResult;
+  }
+
   @override
   Future<Result<CreatedJob>> retryJob(String jobId) async {
     retriedJobIds.add(jobId);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ClientError } from '../../errors';
 import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/jobs';
 import type { BlobStore } from '../../ports/blobStore';
+import type { WebhookSender } from '../../ports/webhookSender';
 import { authMiddleware, isValidUserId, type Authenticate } from '../auth';
 import { createUploadMiddleware, translateMulterError, type UploadLimits } from '../upload';
 import { jobLinks, publicBaseUrl } from './links';
@@ -16,6 +17,25 @@ export interface GenerateDeps {
   /** Local mode only: the `userId` form field may name the caller. */
   allowUserIdField: boolean;
   publicUrl?: string;
+  /** Absent when WEBHOOK_SECRET is not set: a callbackUrl is then refused. */
+  webhooks?: WebhookSender;
+}
+
+/**
+ * The optional callbackUrl: https only in the cloud, and never a name that resolves to a
+ * private, loopback or link-local address (checked again at delivery). Undefined when absent.
+ */
+async function validateCallbackUrl(raw: string | undefined, webhooks: WebhookSender | undefined): Promise<string | undefined> {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  if (value.length > 2048) throw new ClientError(400, 'bad_callback_url', 'callbackUrl must be at most 2048 characters');
+  if (!webhooks) throw new ClientError(400, 'webhooks_disabled', 'This server sends no webhooks (WEBHOOK_SECRET is not set)');
+  try {
+    await webhooks.check(value);
+  } catch (err) {
+    throw new ClientError(400, 'bad_callback_url', (err as Error).message, { cause: err });
+  }
+  return value;
 }
 
 function fieldsSchema(limits: UploadLimits) {
@@ -31,10 +51,11 @@ function fieldsSchema(limits: UploadLimits) {
       .max(limits.bioMaxChars, `instructorBio must be at most ${limits.bioMaxChars} characters`)
       .default(''),
     userId: z.string().optional(),
+    callbackUrl: z.string().optional(),
   });
 }
 
-const KNOWN_FIELDS = new Set(['instructorName', 'instructorBio', 'userId']);
+const KNOWN_FIELDS = new Set(['instructorName', 'instructorBio', 'userId', 'callbackUrl']);
 
 /**
  * POST /generate-with-tasks: stream the two files into the BlobStore, check the form, store the
@@ -79,6 +100,8 @@ export function generateRoutes(deps: GenerateDeps): Router {
       if (!image) throw new ClientError(400, 'missing_file', 'The "image" file is missing');
       if (!audio) throw new ClientError(400, 'missing_file', 'The "audio" file is missing');
 
+      const callbackUrl = await validateCallbackUrl(parsed.data.callbackUrl, deps.webhooks);
+
       let ownerUid = req.caller!.uid;
       if (deps.allowUserIdField && req.caller!.isDefault && parsed.data.userId !== undefined) {
         if (!isValidUserId(parsed.data.userId)) throw new ClientError(400, 'bad_user_id', 'userId may hold letters, digits and _.@- only');
@@ -98,6 +121,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
           instructorBio: parsed.data.instructorBio,
           imageBytes: image.bytes,
           audioBytes: audio.bytes,
+          ...(callbackUrl ? { callbackUrl } : {}),
         },
       });
 

@@ -3,6 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ClientError } from '../../errors';
 import { cancelJobRequest, retryJob, type JobsDeps } from '../../pipeline/jobs';
+import { deleteJob, type LifecycleDeps } from '../../pipeline/lifecycle';
 import type { BlobStore } from '../../ports/blobStore';
 import { isTerminal, type Job, type JobStore } from '../../ports/jobStore';
 import { authMiddleware, type Authenticate } from '../auth';
@@ -13,6 +14,8 @@ export interface JobsRouteDeps {
   store: JobStore;
   blobs: BlobStore;
   jobs: JobsDeps;
+  /** Absent: DELETE /jobs/:jobId is not offered. */
+  lifecycle?: LifecycleDeps;
   authenticate: Authenticate;
   signedUrlTtlSec: number;
   /** Comment line sent on idle event streams so proxies keep them open. */
@@ -91,6 +94,13 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
     const job = await ownedJob(deps.store, req);
     const updated = await cancelJobRequest(deps.jobs, job);
     res.status(202).json({ success: true, jobId: updated.jobId, status: updated.status, cancelRequested: true });
+  });
+
+  router.delete('/jobs/:jobId', auth, async (req, res) => {
+    const job = await ownedJob(deps.store, req);
+    if (!deps.lifecycle) throw new ClientError(405, 'delete_unavailable', 'Deleting jobs is not available here');
+    await deleteJob(deps.lifecycle, job);
+    res.status(204).end();
   });
 
   router.get('/jobs/:jobId/video', auth, async (req, res) => {

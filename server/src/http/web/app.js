@@ -548,8 +548,15 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
         view.job = job;
         renderJob(job);
       },
-      onEnd: function () {
+      onEnd: async function () {
         if (view.jobId === jobId) loadRecent();
+        // The retention dates are stamped just after the last snapshot: read them once more.
+        try {
+          const job = await api('/jobs/' + encodeURIComponent(jobId));
+          if (view.jobId === jobId) renderExpiry(job);
+        } catch (err) {
+          /* the page still shows the job as it ended */
+        }
       },
       onConnection: function (ok) {
         if (view.jobId !== jobId) return;
@@ -680,6 +687,7 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
     $('new-video').hidden = job.status !== 'completed';
 
     if (job.status === 'completed') showVideo(job);
+    renderExpiry(job);
     if (job.status === 'failed') {
       const err = job.error || { code: 'unknown', message: '' };
       $('job-failure-title').textContent = t('job.failedTitle');
@@ -747,6 +755,33 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
     if (job.cancelRequested && TERMINAL.indexOf(job.status) < 0) return t('progress.cancelling');
     if (job.status === 'queued') return t('progress.queued');
     return t('progress.' + job.progress.currentStep);
+  }
+
+  /** Says until when the video can be downloaded (result.expiresAt, set when the job ends). */
+  function renderExpiry(job) {
+    const until = job && job.result && job.result.expiresAt;
+    $('job-expires').hidden = !until;
+    $('job-expires').textContent = until ? 'You can download this video until ' + new Date(until).toLocaleString() + '.' : '';
+  }
+
+  /** DELETE /jobs/:id after a confirmation: the job, its uploads and its video are removed. */
+  async function onDelete() {
+    const jobId = view.jobId;
+    if (!jobId) return;
+    const ok = window.confirm('Delete this video job? The photo, the recording and the video are removed for good; a running job is cancelled.');
+    if (!ok) return;
+    $('delete').disabled = true;
+    try {
+      await api('/jobs/' + encodeURIComponent(jobId), { method: 'DELETE' });
+      stopJobView();
+      navigate('/');
+      loadRecent(false);
+    } catch (err) {
+      $('job-message').hidden = false;
+      $('job-message').textContent = 'Could not delete: ' + err.message;
+    } finally {
+      $('delete').disabled = false;
+    }
   }
 
   async function onCancel() {
@@ -953,6 +988,7 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
       if (stopUpload) stopUpload();
     });
     $('cancel').addEventListener('click', onCancel);
+    $('delete').addEventListener('click', onDelete);
     $('retry').addEventListener('click', onRetry);
     $('new-video').addEventListener('click', function () {
       navigate('/');

@@ -26,6 +26,9 @@ abstract interface class JobRepository {
   /// run of the app still does, they are uploaded again; otherwise the error says so.
   Future<Result<CreatedJob>> retryJob(String jobId);
 
+  /// Deletes the job, its uploads and its video for good (a running job is cancelled first).
+  Future<Result<void>> deleteJob(String jobId);
+
   /// Where to play the video of a completed job from.
   Future<Result<VideoSource>> videoSource(AvatarJob job);
 

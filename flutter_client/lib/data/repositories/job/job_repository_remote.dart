@@ -61,6 +61,9 @@ class JobRepositoryRemote implements JobRepository {
   }
 
   @override
+  Future<Result<void>> deleteJob(String jobId) => _api.deleteJob(jobId);
+
+  @override
   Future<Result<VideoSource>> videoSource(AvatarJob job) =>
       _api.videoSource(job.jobId, videoUrl: job.result?.videoUrl);
 

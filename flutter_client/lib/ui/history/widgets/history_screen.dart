@@ -30,19 +30,56 @@ class HistoryScreen extends StatelessWidget {
           return ListView.separated(
             itemCount: viewModel.jobs.length,
             separatorBuilder: (context, _) => const Divider(height: 1),
-            itemBuilder: (context, index) => _JobTile(job: viewModel.jobs[index], onTap: onOpenJob),
+            itemBuilder: (context, index) => _JobTile(
+              job: viewModel.jobs[index],
+              onTap: onOpenJob,
+              onDelete: (job) => _confirmAndDelete(context, job),
+            ),
           );
         },
+      ),
+    );
+  }
+
+  Future<void> _confirmAndDelete(BuildContext context, AvatarJob job) async {
+    final confirmed = await showDialog<bool>(
+      context: context,
+      builder: (context) => AlertDialog(
+        title: const Text('Delete this video?'),
+        content: const Text(
+          'The photo, the voice recording and the video are removed for good. '
+          'A video still being made is cancelled.',
+        ),
+        actions: [
+          TextButton(onPressed: () => Navigator.of(context).pop(false), child: const Text('Keep')),
+          TextButton(
+            key: const Key('confirm-delete'),
+            onPressed: () => Navigator.of(context).pop(true),
+            child: const Text('Delete'),
+          ),
+        ],
+      ),
+    );
+    if (confirmed != true) return;
+    final deleted = await viewModel.deleteJob(job.jobId);
+    if (!context.mounted) return;
+    final error = viewModel.deleteError;
+    ScaffoldMessenger.of(context).showSnackBar(
+      SnackBar(
+        content: Text(deleted
+            ? 'Video deleted.'
+            : 'Could not delete: ${error is AppException ? error.message : '$error'}'),
       ),
     );
   }
 }
 
 class _JobTile extends StatelessWidget {
-  const _JobTile({required this.job, required this.onTap});
+  const _JobTile({required this.job, required this.onTap, required this.onDelete});
 
   final AvatarJob job;
   final void Function(String jobId) onTap;
+  final void Function(AvatarJob job) onDelete;
 
   @override
   Widget build(BuildContext context) {
@@ -55,7 +92,18 @@ class _JobTile extends StatelessWidget {
     return ListTile(
       title: Text(job.input.instructorName.isEmpty ? job.jobId : job.input.instructorName),
       subtitle: details.isEmpty ? null : Text(details, maxLines: 2, overflow: TextOverflow.ellipsis),
-      trailing: JobStatusChip(job: job),
+      trailing: Row(
+        mainAxisSize: MainAxisSize.min,
+        children: [
+          JobStatusChip(job: job),
+          IconButton(
+            key: Key('delete-${job.jobId}'),
+            tooltip: 'Delete',
+            icon: const Icon(Icons.delete_outline),
+            onPressed: () => onDelete(job),
+          ),
+        ],
+      ),
       onTap: () => onTap(job.jobId),
     );
   }

@@ -23,4 +23,23 @@ void main() {
     expect(viewModel.jobs, hasLength(2));
     viewModel.dispose();
   });
+
+  test('deleting a job asks the repository and drops it from the list; a failed delete puts it back', () async {
+    final repository = FakeJobRepository();
+    final viewModel = HistoryViewModel(repository: repository);
+    final done = fixtureJob('completed');
+    final queued = fixtureJob('queued');
+    repository.emitMyJobs(Result.ok([done, queued]));
+    await Future<void>.delayed(Duration.zero);
+
+    expect(await viewModel.deleteJob(done.jobId), isTrue);
+    expect(repository.deletedJobIds, [done.jobId]);
+    expect(viewModel.jobs.map((j) => j.jobId), [queued.jobId]);
+
+    repository.deleteResult = const Result.error(AppException('unavailable', 'offline'));
+    expect(await viewModel.deleteJob(queued.jobId), isFalse);
+    expect(viewModel.jobs.map((j) => j.jobId), [queued.jobId]);
+    expect(viewModel.deleteError, isA<AppException>());
+    viewModel.dispose();
+  });
 }
