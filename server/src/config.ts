@@ -85,6 +85,8 @@ const EnvSchema = z.object({
   POLL_MAX_INTERVAL: seconds.default(60),
   STEP_LEASE: seconds.default(120),
   JOB_DEADLINE: seconds.default(24 * 3600),
+  IMAGE_MAX_PIXELS: z.coerce.number().int().positive().default(40_000_000),
+  AUDIO_MAX_SECONDS: seconds.min(1).default(600),
   MAX_ACTIVE_JOBS_PER_USER: z.coerce.number().int().positive().default(5),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
 });
@@ -141,6 +143,7 @@ export interface AppConfig {
     audioMaxBytes: number;
     nameMaxChars: number;
     bioMaxChars: number;
+    media: { imageMinSide: number; imageMaxPixels: number; audioMinSec: number; audioMaxSec: number };
     maxActiveJobsPerUser: number;
   };
   shutdownGraceMs: number;
@@ -264,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       audioMaxBytes: 30 * 1024 * 1024,
       nameMaxChars: 100,
       bioMaxChars: 1000,
+      media: { imageMinSide: 256, imageMaxPixels: e.IMAGE_MAX_PIXELS, audioMinSec: 1, audioMaxSec: e.AUDIO_MAX_SECONDS },
       maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -227,7 +227,15 @@ async function assemble(
     });
   }
 
-  const pipeline: PipelineDeps = { store, queue, blobs, provider, settings: config.pipeline, logger };
+  const pipeline: PipelineDeps = {
+    store,
+    queue,
+    blobs,
+    provider,
+    settings: config.pipeline,
+    logger,
+    media: { maxPixels: config.limits.media.imageMaxPixels, maxBytes: config.limits.imageMaxBytes },
+  };
   const jobs: JobsDeps = {
     store,
     queue,
