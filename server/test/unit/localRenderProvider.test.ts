@@ -68,7 +68,7 @@ describe('making an avatar from a photo', () => {
     ['a large portrait png', 'png', 2000, 3000, 720, 1080],
     ['an odd-sized webp', 'webp', 641, 481, 640, 480],
     ['a small jpeg', 'jpeg', 64, 48, 64, 48],
-  ] as const)('%s becomes a JPEG with even sides fitted to the video's 720p (1280×720, or 720×1280 upright), never upscaled', async (_label, format, w, h, ew, eh) => {
+  ] as const)('%s becomes a JPEG with even sides fitted to the video size, at most 720p (1280×720, or 720×1280 upright), never upscaled', async (_label, format, w, h, ew, eh) => {
     const workDir = path.join(root, `avatar-${format}`);
     const provider = newProvider({ workDir });
     const image = await put(await makeTestImage(media, { format, width: w, height: h }), `image/${format}`);
