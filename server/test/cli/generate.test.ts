@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { makeCorruptFile, makeTestAudio, makeTestImage, probe } from '../support/media';
+import { makeHugeDeclaredPng, makeTestAudio, makeTestImage, probe } from '../support/media';
 import { getJob, startTestStack, waitForJob, type TestStack } from '../support/stack';
 
 // `npm run generate` as a real process against the real local stack in this test process.
@@ -93,7 +93,8 @@ describe('npm run generate', () => {
   });
 
   test('when the photo passes the type check but does not decode, the job fails, the reason is printed and the exit is 1', async () => {
-    const broken = await makeCorruptFile(work, { looksLike: 'jpeg', name: 'broken' });
+    // A real PNG header (640×480, so the upload checks pass) over pixel data that does not inflate.
+    const broken = await makeHugeDeclaredPng(work, { width: 640, height: 480, bytes: 4096, name: 'broken' });
     const cwd = await mkdtemp(path.join(work, 'cwd-'));
     const { code, stdout, stderr } = await generate(['--image', broken, '--audio', audio, '--name', 'Ana', '--server', stack.baseUrl], { cwd }).done;
     expect(code).toBe(1);

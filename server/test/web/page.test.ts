@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { ClientError } from '../../src/errors';
-import { makeBigFile, makeCorruptFile, makeTestAudio, makeTestImage, probe } from '../support/media';
+import { makeBigFile, makeCorruptFile, makeHugeDeclaredPng, makeTestAudio, makeTestImage, probe } from '../support/media';
 import { startTestStack, type TestStack } from '../support/stack';
 import { existsSync } from 'node:fs';
 import { ARTIFACTS, CHROMIUM, launchBrowser } from './browser';
@@ -171,7 +171,8 @@ describeInBrowser(`the web page${SKIPPED}`, () => {
 
   test('when the photo cannot be decoded, the job fails with a plain message and "Try again" returns to the filled form', async () => {
     const page = await browser.context.newPage();
-    const broken = await makeCorruptFile(media, { looksLike: 'jpeg', name: 'broken' });
+    // A real PNG header (640×480, so the upload checks pass) over pixel data that does not inflate.
+    const broken = await makeHugeDeclaredPng(media, { width: 640, height: 480, bytes: 4096, name: 'broken' });
     await page.goto(stack.baseUrl + '/');
     await fillForm(page, { image: broken, audio }, 'Ana Broken');
     await page.getByRole('button', { name: 'Make the video' }).click();
