@@ -172,16 +172,16 @@ describe('limiting concurrent renders', () => {
   test('with one render slot, a second video waits queued while the first renders', async () => {
     const workDir = path.join(root, 'one-slot');
     const provider = newProvider({ workDir });
-    const long = await put(await makeTestAudio(media, { format: 'wav', seconds: 40, name: 'slot-long' }), 'audio/wav');
+    const long = await put(await makeTestAudio(media, { format: 'wav', seconds: 12, name: 'slot-long' }), 'audio/wav');
     const { avatarId } = await provider.createAvatar(photo, 'a');
     const first = await provider.createVideo(avatarId, long, 'v1');
     const second = await provider.createVideo(avatarId, tone, 'v2');
     await until(async () => (await readRecord(workDir, first.videoId)).state !== 'queued');
     expect(await provider.getVideo(second.videoId)).toMatchObject({ state: 'queued', providerStatus: 'queued' });
-    const { final } = await waitForVideo(provider, second.videoId);
+    const { final } = await waitForVideo(provider, second.videoId, { timeoutMs: 90_000 });
     expect(final.state).toBe('done');
     expect((await readRecord(workDir, first.videoId)).state).toBe('done');
-  });
+  }, 120_000);
 });
 
 describe('artificial latency', () => {

@@ -185,7 +185,7 @@ describeInBrowser(`the web page${SKIPPED}`, () => {
     await page.getByRole('button', { name: 'Try again' }).click();
     expect(new URL(page.url()).search).toBe('');
     await expect(page.getByLabel('Instructor name').inputValue()).resolves.toBe('Ana Broken');
-    await expect(page.locator('#image').evaluate((i: any) => i.files?.[0]?.name)).resolves.toBe('broken.jpg');
+    await expect(page.locator('#image').evaluate((i: any) => i.files?.[0]?.name)).resolves.toBe('broken.png');
     await page.close();
   });
 });
