@@ -24,7 +24,7 @@ describe('the local avatar scene', () => {
     expect(after[9]).toBeGreaterThanOrEqual(0.99);
     expect(after[10]).toBeGreaterThan(0.3);
     expect(after[10]).toBeLessThan(after[9]!);
-    expect(after[19]).toBeLessThan(0.01);
+    expect(after[19]).toBeLessThanOrEqual(0.01);
   });
 
   test('the level expression holds one term per sounding segment, nested as a balanced sum', () => {
