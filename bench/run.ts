@@ -5,14 +5,16 @@
  *      process, against a plain Node server piping to disk)
  *   2. one worker step's server-side time with 100 jobs in flight (provider answers at once)
  *   3. worker request time per hour of provider time (injected clock, ~62 polls)
+ *   4. the local avatar's render time for a 60 s clip at 720p on one core
  *
  * Prints a markdown table and writes test-artifacts/bench.json. Always exits 0 when the
  * benchmark itself ran: a missed target is a finding to report (marked MISS), not a crash.
- * `npm run bench -- upload worker hour` runs only the named parts.
+ * `npm run bench -- upload worker hour render` runs only the named parts.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runLocalRenderBench } from './localRender';
 import { runProviderHourBench } from './providerHour';
 import type { BenchRow } from './support';
 import { runUploadBench } from './upload';
@@ -25,6 +27,7 @@ const PARTS: Record<string, { title: string; run: (log: (l: string) => void) => 
   upload: { title: 'upload memory and throughput', run: (log) => runUploadBench({ log }) },
   worker: { title: 'worker step latency', run: (log) => runWorkerStepBench({ log }) },
   hour: { title: 'worker time per provider hour', run: (log) => runProviderHourBench({ log }) },
+  render: { title: 'local avatar render speed', run: (log) => runLocalRenderBench({ log }) },
 };
 
 function table(rows: BenchRow[]): string {

@@ -61,7 +61,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     log(`upload: making a ${fmt(imageBytes / MB)} MB JPEG and a ${fmt(audioBytes / MB)} MB WAV (real headers, zero filler)`);
     const image = await makeBigFile(mediaDir, imageBytes, 'jpeg', 'image');
     const audio = await makeBigFile(mediaDir, audioBytes, 'wav', 'audio');
-    const smallImage = await makeTestImage(mediaDir, { format: 'jpeg', width: 64, height: 48, name: 'small' });
+    const smallImage = await makeTestImage(mediaDir, { format: 'jpeg', width: 320, height: 256, name: 'small' });
     const smallAudio = await makeTestAudio(mediaDir, { format: 'wav', seconds: 1, name: 'small' });
     const parts = (img: string, aud: string): Promise<FilePart[]> =>
       Promise.all([

@@ -130,7 +130,7 @@ async function runScenario(options: WorkerStepBenchOptions, scenario: WorkerScen
     });
     const provider = new InstantProvider((_id, calls) => calls > pollsBeforeDone);
     service = await startService(config, silentLogger, { provider });
-    const image = await makeTestImage(path.join(dir, 'media'), { format: 'jpeg', width: 64, height: 48, name: 'photo' });
+    const image = await makeTestImage(path.join(dir, 'media'), { format: 'jpeg', width: 320, height: 256, name: 'photo' });
     const audio = await makeTestAudio(path.join(dir, 'media'), { format: 'wav', seconds: 1, name: 'voice' });
     const files: FilePart[] = [
       { field: 'image', filename: 'photo.jpg', contentType: 'image/jpeg', path: image, size: (await fs.stat(image)).size },

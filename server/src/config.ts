@@ -100,6 +100,8 @@ const EnvSchema = z.object({
   SWEEP_INTERVAL: z.coerce.number().min(0).default(300),
   /** How long past its due time (plus STEP_LEASE) a job waits before the sweep rescues it. */
   SWEEP_GRACE: z.coerce.number().min(0).default(120),
+  IMAGE_MAX_PIXELS: z.coerce.number().int().positive().default(40_000_000),
+  AUDIO_MAX_SECONDS: seconds.min(1).default(600),
   MAX_ACTIVE_JOBS_PER_USER: z.coerce.number().int().positive().default(5),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
   /**
@@ -203,6 +205,7 @@ export interface AppConfig {
     audioMaxBytes: number;
     nameMaxChars: number;
     bioMaxChars: number;
+    media: { imageMinSide: number; imageMaxPixels: number; audioMinSec: number; audioMaxSec: number };
     maxActiveJobsPerUser: number;
   };
   shutdownGraceMs: number;
@@ -385,6 +388,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       audioMaxBytes: 30 * 1024 * 1024,
       nameMaxChars: 100,
       bioMaxChars: 1000,
+      media: { imageMinSide: 256, imageMaxPixels: e.IMAGE_MAX_PIXELS, audioMinSec: 1, audioMaxSec: e.AUDIO_MAX_SECONDS },
       maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -317,6 +317,7 @@ async function assemble(
     settings: config.pipeline,
     logger,
     onJobEnded: (jobId) => onJobEnded(lifecycle, jobId),
+    media: { maxPixels: config.limits.media.imageMaxPixels, maxBytes: config.limits.imageMaxBytes },
   };
   const jobs: JobsDeps = {
     store,

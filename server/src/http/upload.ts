@@ -5,6 +5,7 @@ import { formatBytes } from '../adapters/localBlobStore';
 import { ClientError } from '../errors';
 import type { BlobStore } from '../ports/blobStore';
 import { uploadKey } from '../pipeline/runner';
+import type { MediaLimits } from './mediaChecks';
 import { SNIFF_BYTES, sniffAudio, sniffImage, type MediaType } from './mediaTypes';
 
 /** One accepted upload, as the route sees it after the storage engine has stored it. */
@@ -20,6 +21,8 @@ export interface UploadLimits {
   audioMaxBytes: number;
   nameMaxChars: number;
   bioMaxChars: number;
+  /** Picture size and recording length limits checked after the upload; defaults when absent. */
+  media?: MediaLimits;
 }
 
 /** Per-request upload state, kept on the request so cleanup can find every key ever started. */

@@ -35,6 +35,7 @@ export class FfmpegError extends Error {
 }
 
 const resolved = new Map<string, string>();
+let preference: 'system' | 'bundled' = 'system';
 
 function isExecutableFile(candidate: string): boolean {
   try {
@@ -67,7 +68,7 @@ function resolveBinary(name: 'ffmpeg' | 'ffprobe', installerModule: string): str
   if (cached) return cached;
   // PATH is a property of the machine, not application configuration, so it is read here
   // rather than through config.ts. A system build (Debian's) is newer than the bundled one.
-  let found = findOnPath(name, process.env.PATH);
+  let found = preference === 'system' ? findOnPath(name, process.env.PATH) : null;
   if (!found) {
     try {
       const installed = require(installerModule) as { path: string };
@@ -81,6 +82,20 @@ function resolveBinary(name: 'ffmpeg' | 'ffprobe', installerModule: string): str
   }
   resolved.set(name, found);
   return found;
+}
+
+/**
+ * Which build to use from now on: `system` (PATH first, the default) or `bundled` (the one in
+ * node_modules even when PATH has one). Lets tests run the same media through both builds.
+ */
+export function preferFfmpegBuild(build: 'system' | 'bundled'): void {
+  preference = build;
+  resolved.clear();
+}
+
+/** Whether a system ffmpeg and ffprobe are on PATH. */
+export function hasSystemFfmpeg(): boolean {
+  return findOnPath('ffmpeg', process.env.PATH) !== null && findOnPath('ffprobe', process.env.PATH) !== null;
 }
 
 /** Absolute path of the ffmpeg binary: PATH first, else the one bundled in node_modules. */

@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { PermanentError, RetryableError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import type { BlobStore } from '../ports/blobStore';
-import type { AvatarProvider, MediaRef, VideoState } from '../ports/avatarProvider';
+import type { AvatarProvider, MediaRef, VideoCaption, VideoState } from '../ports/avatarProvider';
+import { findCaptionFont, loudness, sceneArgs, sceneSize, segmentSeconds, wrapText, type SceneInput } from './avatarScene';
 import { FfmpegError, probeMedia, runFfmpeg } from './ffmpeg';
 
 /** Options of {@link LocalRenderProvider}. */
@@ -30,6 +31,8 @@ interface RenderRecord {
   videoId: string;
   avatarId: string;
   audio: MediaRef;
+  /** Name and bio for the lower third (absent in records of older versions). */
+  caption?: VideoCaption;
   state: 'queued' | 'running' | 'done' | 'failed';
   createdAt: string;
   startedAt: string | null;
@@ -40,11 +43,13 @@ interface RenderRecord {
   attempts: number;
 }
 
-/** Longest side of the normalised photo: plenty for a talking head, cheap to encode. */
+/** The photo is fitted to the video's size, at most 720p: 1280 on the long side, 720 on the short. */
 const MAX_SIDE = 1280;
+const SHORT_SIDE = 720;
 /** Codecs ffprobe reports for still pictures we accept. */
 const IMAGE_CODECS = new Set(['mjpeg', 'jpeg2000', 'png', 'webp', 'bmp', 'tiff', 'gif', 'hevc']);
-const FRAME_RATE = 10;
+/** Sample rate the voice is read at to measure its loudness. */
+const LEVEL_SAMPLE_RATE = 8000;
 const URL_SCHEME = 'local-render://';
 const VIDEO_ID = /^vid_[0-9a-f]{16}$/;
 
@@ -62,8 +67,10 @@ function ffmpegReason(err: unknown): string {
 
 /**
  * The AvatarProvider of the local stack: no AI, no network. The "avatar" is the photo itself,
- * normalised; the "video" is that photo held still for the length of the audio, rendered by
- * ffmpeg into a real H.264 + AAC MP4. It behaves like VisionStory where the pipeline can tell:
+ * fitted to the video's size; the "video" is that photo brought to life for the length of the
+ * audio (a slow zoom and sway, a lean-in and nod with the voice's loudness, a lower third with
+ * the speaker's name and bio over a live waveform, fades; see avatarScene.ts), rendered by
+ * ffmpeg into a real H.264 + AAC MP4 on one core. It behaves like VisionStory where the pipeline can tell:
  * ids come back at once, the video is made in the background, getVideo answers with
  * VisionStory's status words, and the same idempotency key never makes a second avatar or
  * video.
@@ -132,7 +139,7 @@ export class LocalRenderProvider implements AvatarProvider {
    * Records a render and starts it in the background: it answers in milliseconds, whatever the
    * length of the audio. The same key returns the same id and never renders twice.
    */
-  async createVideo(avatarId: string, audio: MediaRef, idempotencyKey: string): Promise<{ videoId: string }> {
+  async createVideo(avatarId: string, audio: MediaRef, idempotencyKey: string, caption?: VideoCaption): Promise<{ videoId: string }> {
     this.assertOpen();
     await this.ready();
     const videoId = `vid_${shortHash(idempotencyKey)}`;
@@ -145,6 +152,7 @@ export class LocalRenderProvider implements AvatarProvider {
         videoId,
         avatarId,
         audio: { key: audio.key, contentType: audio.contentType },
+        ...(caption ? { caption: { instructorName: caption.instructorName, instructorBio: caption.instructorBio } } : {}),
         state: 'queued',
         createdAt: new Date().toISOString(),
         startedAt: null,
@@ -250,7 +258,8 @@ export class LocalRenderProvider implements AvatarProvider {
       const picture = info.streams.find((s) => s.codecType === 'video');
       // ffprobe happily reads a text file as "tty" ANSI-art video: insist on a picture codec.
       if (!picture || !IMAGE_CODECS.has(picture.codecName) || !picture.width || !picture.height) {
-        throw new PermanentError('bad_media', `The photo is not a supported image (found ${info.formatName}/${picture?.codecName ?? 'no picture'})`);
+        this.log.warn({ avatarId, format: info.formatName, codec: picture?.codecName }, 'photo is not a supported picture');
+        throw new PermanentError('bad_media', 'The photo is not a picture in a supported format.');
       }
       await runFfmpeg(
         [
@@ -259,9 +268,10 @@ export class LocalRenderProvider implements AvatarProvider {
           input.path,
           '-frames:v',
           '1',
-          // Fit inside MAX_SIDE without upscaling, then round both sides down to even numbers.
+          // Fit inside 1280×720 (720×1280 upright) without upscaling, the video's own size, then
+          // round both sides down to even numbers.
           '-vf',
-          `scale=w='min(${MAX_SIDE},iw)':h='min(${MAX_SIDE},ih)':force_original_aspect_ratio=decrease,scale=w='trunc(iw/2)*2':h='trunc(ih/2)*2'`,
+          `scale=w='if(gte(iw,ih),min(${MAX_SIDE},iw),min(${SHORT_SIDE},iw))':h='if(gte(iw,ih),min(${SHORT_SIDE},ih),min(${MAX_SIDE},ih))':force_original_aspect_ratio=decrease,scale=w='trunc(iw/2)*2':h='trunc(ih/2)*2'`,
           '-q:v',
           '2',
           '-f',
@@ -281,13 +291,17 @@ export class LocalRenderProvider implements AvatarProvider {
     }
   }
 
-  /** Bad media is permanent; a timeout, an abort or a missing binary may pass on retry. */
+  /**
+   * Bad media is permanent; a timeout, an abort or a missing binary may pass on retry. The
+   * message is a sentence for a person: ffmpeg's words (paths, its output) go to the log only.
+   */
   private mediaError(err: unknown, message: string): Error {
     if (err instanceof PermanentError || err instanceof RetryableError) return err;
+    this.log.warn({ message: `${message}: ${ffmpegReason(err)}` });
     if (err instanceof FfmpegError && (err.timedOut || err.aborted || err.exitCode === null)) {
-      return new RetryableError('render_unavailable', `${message}: ${err.message}`, { cause: err });
+      return new RetryableError('render_unavailable', `${message}; it will be tried again`, { cause: err });
     }
-    return new PermanentError('bad_media', `${message}: ${ffmpegReason(err)}`, { cause: err });
+    return new PermanentError('bad_media', `${message}.`, { cause: err, detail: ffmpegReason(err) });
   }
 
   // ---- videos --------------------------------------------------------------------------
@@ -352,6 +366,7 @@ export class LocalRenderProvider implements AvatarProvider {
     await this.saveRecord({ ...record, state: 'running', startedAt: new Date().toISOString(), attempts: record.attempts + 1 });
     const temp = path.join(this.videosDir, `${videoId}.${randomUUID()}.part.mp4`);
     let input: { path: string; cleanup: () => Promise<void> } | null = null;
+    let extras: string[] = [];
     try {
       const photo = this.avatarPath(record.avatarId);
       if (!(await exists(photo))) throw new PermanentError('avatar_not_found', `Avatar ${record.avatarId} is gone`);
@@ -362,33 +377,18 @@ export class LocalRenderProvider implements AvatarProvider {
       const sound = audioInfo.streams.find((s) => s.codecType === 'audio');
       const seconds = sound?.durationSec ?? audioInfo.durationSec;
       if (!sound || !seconds || seconds <= 0) {
-        throw new PermanentError('bad_media', `The audio has no sound stream with a duration (found ${audioInfo.formatName})`);
+        this.log.warn({ videoId, format: audioInfo.formatName }, 'audio has no sound stream with a duration');
+        throw new PermanentError('bad_media', 'The recording has no sound that can be played.');
       }
-      await runFfmpeg(
-        [
-          '-y',
-          // A still picture needs few frames: 10 fps renders about twice as fast as 25 (the old
-          // image2 demuxer decodes the looped JPEG again for every frame) and plays the same.
-          '-loop', '1', '-framerate', String(FRAME_RATE), '-i', photo,
-          '-i', input.path,
-          '-map', '0:v:0', '-map', '1:a:0',
-          // The bundled 2018 ffmpeg overshoots `-shortest` with a looped image (a 5 s tone gave
-          // a 6.96 s video track), so the length is also set from the probed audio duration.
-          '-t', seconds.toFixed(3),
-          '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p',
-          // A keyframe every 5 s keeps seeking usable without paying for many full pictures.
-          '-g', String(FRAME_RATE * 5),
-          '-c:a', 'aac', '-b:a', '128k',
-          '-shortest',
-          // The moov atom up front: players (and our /video streaming) can start before the end.
-          '-movflags', '+faststart',
-          '-f', 'mp4',
-          temp,
-        ],
-        { signal: controller.signal, timeoutMs: this.renderTimeoutMs },
-      ).catch((err: unknown) => {
-        throw this.mediaError(err, 'The video could not be rendered');
-      });
+      const scene = await this.prepareScene(videoId, record, photo, input.path, seconds, controller.signal);
+      extras = scene.files;
+      await runFfmpeg(sceneArgs({ ...scene.input, output: temp }), { signal: controller.signal, timeoutMs: this.renderTimeoutMs }).catch(
+        (err: unknown) => {
+          throw this.mediaError(err, 'The video could not be rendered');
+        },
+      );
+      await removeAll(extras);
+      extras = [];
       // Temporary files go before the state says done, so nobody sees them after it.
       await input.cleanup();
       input = null;
@@ -420,7 +420,66 @@ export class LocalRenderProvider implements AvatarProvider {
     } finally {
       await fs.rm(temp, { force: true });
       await input?.cleanup();
+      await removeAll(extras);
     }
+  }
+
+  /**
+   * What the scene needs besides the photo and the voice: the photo's size, the voice's
+   * loudness per segment (decoded once to 8 kHz mono), and the caption as UTF-8 text files
+   * (drawtext reads them as they are: no escaping of what a person typed).
+   */
+  private async prepareScene(
+    videoId: string,
+    record: RenderRecord,
+    photo: string,
+    audio: string,
+    seconds: number,
+    signal: AbortSignal,
+  ): Promise<{ input: Omit<SceneInput, 'output'>; files: string[] }> {
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    const base = path.join(this.tmpDir, `${videoId}.${randomUUID()}`);
+    const files: string[] = [];
+    const photoInfo = await probeMedia(photo, { signal, timeoutMs: 30_000 });
+    const picture = photoInfo.streams.find((s) => s.codecType === 'video');
+    if (!picture?.width || !picture.height) throw new PermanentError('bad_media', 'The photo could not be read');
+    const pcm = `${base}.pcm`;
+    files.push(pcm);
+    await runFfmpeg(['-y', '-i', audio, '-map', '0:a:0', '-ac', '1', '-ar', String(LEVEL_SAMPLE_RATE), '-f', 's16le', pcm], {
+      signal,
+      timeoutMs: this.renderTimeoutMs,
+    }).catch((err: unknown) => {
+      throw this.mediaError(err, 'The audio could not be decoded');
+    });
+    const segmentSec = segmentSeconds(seconds);
+    const levels = loudness(await fs.readFile(pcm), LEVEL_SAMPLE_RATE, segmentSec);
+
+    let caption: SceneInput['caption'] = null;
+    const name = record.caption?.instructorName.trim() ?? '';
+    const font = name ? findCaptionFont() : null;
+    if (name && !font) this.log.warn({ videoId }, 'no font found: the video is made without its lower third');
+    if (name && font) {
+      const { width } = sceneSize(picture.width, picture.height);
+      const short = Math.min(width, sceneSize(picture.width, picture.height).height);
+      // Widths in ems of each font size (see the sizes in avatarScene), minus margins and the waveform.
+      const nameEms = (width * 0.7) / (short * 0.05);
+      const bioEms = (width * 0.7) / (short * 0.032);
+      const nameFile = `${base}.name.txt`;
+      files.push(nameFile);
+      await fs.writeFile(nameFile, wrapText(name, nameEms, 1).join('\n'));
+      const bioLines = wrapText(record.caption?.instructorBio ?? '', bioEms, 2);
+      let bioFile: string | null = null;
+      if (bioLines.length > 0) {
+        bioFile = `${base}.bio.txt`;
+        files.push(bioFile);
+        await fs.writeFile(bioFile, bioLines.join('\n'));
+      }
+      caption = { nameFile, bioFile, bioLines: bioLines.length, font: font.file };
+    }
+    return {
+      input: { photo, photoWidth: picture.width, photoHeight: picture.height, audio, durationSec: seconds, levels, segmentSec, caption },
+      files,
+    };
   }
 
   /** While held by `latencyMs`, a percent that grows with time, so a watcher sees movement. */
@@ -509,6 +568,10 @@ export class LocalRenderProvider implements AvatarProvider {
   private assertOpen(): void {
     if (this.closed) throw new RetryableError('provider_closed', 'The local render provider is shutting down');
   }
+}
+
+async function removeAll(files: string[]): Promise<void> {
+  await Promise.all(files.map((f) => fs.rm(f, { force: true })));
 }
 
 async function exists(file: string): Promise<boolean> {

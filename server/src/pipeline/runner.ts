@@ -5,6 +5,7 @@ import type { BlobStore } from '../ports/blobStore';
 import type { Job, JobStore } from '../ports/jobStore';
 import { isTerminal } from '../ports/jobStore';
 import type { EnqueueResult, StepTask, TaskQueue } from '../ports/taskQueue';
+import { preparePhoto } from './prepareMedia';
 import {
   applyOutcome,
   decideClaim,
@@ -34,6 +35,8 @@ export interface PipelineDeps {
    * lifecycle hook that queues notifications and stamps retention dates. It must be idempotent.
    */
   onJobEnded?: (jobId: string) => Promise<void>;
+  /** Photo preparation limits; default 40 MP and 10 MB. */
+  media?: { maxPixels: number; maxBytes: number };
 }
 
 /** Facts about this delivery, from the X-CloudTasks-* headers. */
@@ -197,10 +200,13 @@ async function runStep(deps: PipelineDeps, job: Job): Promise<StepOutcome> {
   const { provider } = deps;
   switch (job.progress.currentStep) {
     case 'avatar.create': {
-      const { avatarId } = await provider.createAvatar(
+      // Every provider gets the same prepared JPEG, never the raw upload.
+      const photo = await preparePhoto(
+        { blobs: deps.blobs, logger: deps.logger, maxPixels: 40_000_000, maxBytes: 10 * 1024 * 1024, ...deps.media },
+        job.jobId,
         { key: job.input.imagePath, contentType: job.input.imageType },
-        idempotencyKey(job.jobId, 'avatar'),
       );
+      const { avatarId } = await provider.createAvatar(photo, idempotencyKey(job.jobId, 'avatar'));
       return { kind: 'avatar_created', avatarId };
     }
     case 'video.create': {
@@ -209,6 +215,7 @@ async function runStep(deps: PipelineDeps, job: Job): Promise<StepOutcome> {
         job.provider.avatarId,
         { key: job.input.audioPath, contentType: job.input.audioType },
         idempotencyKey(job.jobId, 'video'),
+        { instructorName: job.input.instructorName, instructorBio: job.input.instructorBio },
       );
       return { kind: 'video_requested', videoId };
     }

@@ -21,11 +21,17 @@ export type VideoState =
   | { state: 'done'; providerStatus: string; url: string; durationSec?: number | null }
   | { state: 'failed'; providerStatus: string; reason: string };
 
+/** Who is speaking: shown by providers that can title a video (the local renderer's lower third). */
+export interface VideoCaption {
+  instructorName: string;
+  instructorBio: string;
+}
+
 export interface AvatarProvider {
   /** Provider name written into the job document (`provider.name`). */
   readonly name: string;
   createAvatar(image: MediaRef, idempotencyKey: string): Promise<{ avatarId: string }>;
-  createVideo(avatarId: string, audio: MediaRef, idempotencyKey: string): Promise<{ videoId: string }>;
+  createVideo(avatarId: string, audio: MediaRef, idempotencyKey: string, caption?: VideoCaption): Promise<{ videoId: string }>;
   getVideo(videoId: string): Promise<VideoState>;
   /** Opens the finished video at `url` (as given by getVideo) for copying into our BlobStore. */
   openVideo(url: string): Promise<Readable>;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { makeCorruptFile, makeTestAudio, makeTestImage, probe } from '../support/media';
+import { makeHugeDeclaredPng, makeTestAudio, makeTestImage, probe } from '../support/media';
 import { freePort, getJob, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
 
 // `npx avatar-video` as a real process against the real local stack in this test process: the
@@ -91,7 +91,8 @@ describe('npx avatar-video generate', () => {
   });
 
   test('when the photo passes the type check but does not decode, the job fails, the reason is printed and the exit is 1', async () => {
-    const broken = await makeCorruptFile(work, { looksLike: 'jpeg', name: 'broken' });
+    // A real PNG header (640×480, so the upload checks pass) over pixel data that does not inflate.
+    const broken = await makeHugeDeclaredPng(work, { width: 640, height: 480, bytes: 4096, name: 'broken' });
     const cwd = await mkdtemp(path.join(work, 'cwd-'));
     const { code, stdout, stderr } = await cli(['--image', broken, '--audio', audio, '--name', 'Ana', '--server', stack.baseUrl], { cwd }).done;
     expect(code).toBe(1);
@@ -337,7 +338,7 @@ describe('npx avatar-video retry', () => {
 
 describe('npx avatar-video in Korean', () => {
   test('with LANG=ko_KR.UTF-8 the messages are Korean and a failed job shows the translated reason with its code', async () => {
-    const broken = await makeCorruptFile(work, { looksLike: 'jpeg', name: 'broken-ko' });
+    const broken = await makeHugeDeclaredPng(work, { width: 640, height: 480, bytes: 4096, name: 'broken-ko' });
     const cwd = await mkdtemp(path.join(work, 'ko-'));
     const { code, stderr } = await cli(['--image', broken, '--audio', audio, '--name', 'Ana', '--server', stack.baseUrl], { cwd, env: { LANG: 'ko_KR.UTF-8' } }).done;
     expect(code).toBe(1);

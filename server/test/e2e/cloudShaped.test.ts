@@ -8,6 +8,7 @@ import { startGcsEmulator, type GcsEmulator } from '../../src/local/gcsEmulator'
 import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import { makeTestAudio, makeTestImage, probe } from '../support/media';
 import { TASKS_SA, startTestStackBehindFrontEnd, upload, waitForJob, type StackBehindFrontEnd } from '../support/stack';
+import { preparedImageKey } from '../../src/pipeline/prepareMedia';
 
 // The production shape on one machine: uploads stream into Cloud Storage (the official client
 // against a local server speaking the GCS API), the provider (VisionStory simulator) reads the
@@ -66,7 +67,7 @@ test('a job runs with Cloud Storage, signed URLs for the provider, OIDC-checked 
   const job = await waitForJob(stack.baseUrl, res.body.jobId);
   expect(job.status).toBe('completed');
   expect(gcs.objectNames(BUCKET).sort()).toEqual(
-    [job.input.imagePath, job.input.audioPath, `videos/${job.jobId}.mp4`].sort(),
+    [job.input.imagePath, job.input.audioPath, preparedImageKey(job.jobId), `videos/${job.jobId}.mp4`].sort(),
   );
   // Every step went through the front end and reached the worker with the signature removed.
   const steps = stack.frontEnd.requests.filter((r) => r.path === '/worker/process-avatar');

@@ -50,7 +50,7 @@ beforeAll(async () => {
     overrides: { authenticate: createFirebaseAuthenticate({ auth: getAuth(app) }) },
   });
   mediaDir = await mkdtemp(path.join(os.tmpdir(), 'auth-media-'));
-  image = await makeTestImage(mediaDir, { format: 'png', width: 64, height: 64 });
+  image = await makeTestImage(mediaDir, { format: 'png', width: 320, height: 256 });
   audio = await makeTestAudio(mediaDir, { format: 'wav', seconds: 1 });
 });
 

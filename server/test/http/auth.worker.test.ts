@@ -56,7 +56,7 @@ describe('the worker with the embedded Cloud Tasks emulator signing OIDC tokens 
   });
 
   test('a job completes end to end: every task the emulator dispatches carries a token the worker accepts', async () => {
-    const image = await makeTestImage(mediaDir, { format: 'png', width: 64, height: 64 });
+    const image = await makeTestImage(mediaDir, { format: 'png', width: 320, height: 256 });
     const audio = await makeTestAudio(mediaDir, { format: 'wav', seconds: 1 });
     const up = await upload(stack.baseUrl, { image, audio, instructorName: 'Ada' });
     expect(up.status).toBe(202);

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { runFfmpeg } from '../../src/local/ffmpeg';
+import sharp from 'sharp';
+import { findOnPath, runFfmpeg } from '../../src/local/ffmpeg';
 
 /**
  * Test media made on the spot with ffmpeg's lavfi sources (testsrc pattern, sine tone): real,
@@ -100,7 +102,7 @@ export async function makeBigFile(dir: string, bytes: number, headerOf?: HeaderF
     const seed =
       headerOf === 'wav' || headerOf === 'mp3' || headerOf === 'm4a'
         ? await makeTestAudio(seedDir, { format: headerOf, seconds: 1 })
-        : await makeTestImage(seedDir, { format: headerOf, width: 64, height: 48 });
+        : await makeTestImage(seedDir, { format: headerOf, width: 320, height: 256 });
     await fs.copyFile(seed, file);
   } finally {
     await fs.rm(seedDir, { recursive: true, force: true });
@@ -172,5 +174,93 @@ export async function makeCorruptFile(
     ? Buffer.concat([MAGIC[looksLike], noise(Math.max(0, bytes - MAGIC[looksLike].length))])
     : Buffer.from('this is not a picture, just some text\n'.repeat(Math.ceil(bytes / 38))).subarray(0, bytes);
   await fs.writeFile(file, body);
+  return file;
+}
+
+/**
+ * A phone-style portrait: the pixels are stored landscape (`width`×`height`, width > height)
+ * with EXIF orientation 6, so a viewer that honours EXIF shows it upright as height×width.
+ */
+export async function makeExifRotatedJpeg(dir: string, options: { width?: number; height?: number; name?: string } = {}): Promise<string> {
+  const width = options.width ?? 640;
+  const height = options.height ?? 480;
+  const landscape = await makeTestImage(dir, { format: 'png', width, height, name: `${options.name ?? 'exif6'}-source` });
+  const file = path.join(dir, `${options.name ?? 'exif6'}.jpg`);
+  await sharp(landscape).withMetadata({ orientation: 6 }).jpeg({ quality: 85 }).toFile(file);
+  return file;
+}
+
+/**
+ * A PNG with transparency: fully transparent `hidden` colour everywhere except an opaque test
+ * pattern in the middle half. A renderer that ignores alpha shows the hidden colour.
+ */
+export async function makeTransparentPng(
+  dir: string,
+  options: { width?: number; height?: number; hidden?: { r: number; g: number; b: number }; name?: string } = {},
+): Promise<string> {
+  const width = options.width ?? 640;
+  const height = options.height ?? 480;
+  const hidden = options.hidden ?? { r: 255, g: 0, b: 0 };
+  const inner = await makeTestImage(dir, { format: 'png', width: width / 2, height: height / 2, name: `${options.name ?? 'alpha'}-inner` });
+  const file = path.join(dir, `${options.name ?? 'alpha'}.png`);
+  await sharp({ create: { width, height, channels: 4, background: { ...hidden, alpha: 0 } } })
+    .composite([{ input: inner, left: width / 4, top: height / 4 }])
+    .png()
+    .toFile(file);
+  return file;
+}
+
+/**
+ * A PNG whose header declares `width`×`height` but whose pixel data is a short run of zlib
+ * bytes padded to `bytes`: what a decompression bomb looks like to a header check. No decoder
+ * should ever be run on it.
+ */
+export async function makeHugeDeclaredPng(dir: string, options: { width: number; height: number; bytes: number; name?: string }): Promise<string> {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf: Buffer): number => {
+    let c = 0xffffffff;
+    for (const b of buf) c = (crcTable[(c ^ b) & 0xff] as number) ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(options.width, 0);
+  ihdr.writeUInt32BE(options.height, 4);
+  ihdr.writeUInt8(8, 8); // bit depth
+  ihdr.writeUInt8(2, 9); // RGB
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const head = Buffer.concat([signature, chunk('IHDR', ihdr)]);
+  const idat = chunk('IDAT', Buffer.alloc(Math.max(0, options.bytes - head.length - 12 - 12)));
+  const file = path.join(dir, `${options.name ?? `declares-${options.width}x${options.height}`}.png`);
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(file, Buffer.concat([head, idat, chunk('IEND', Buffer.alloc(0))]));
+  return file;
+}
+
+/** `heif-enc` from Debian's libheif-examples, or null when it is not installed. */
+export function heifEncoder(): string | null {
+  return findOnPath('heif-enc', process.env.PATH);
+}
+
+/** An iPhone-style HEIC photo made with `heif-enc` from a test pattern. Returns its path. */
+export async function makeHeic(dir: string, options: { width?: number; height?: number; name?: string } = {}): Promise<string> {
+  const encoder = heifEncoder();
+  if (!encoder) throw new Error('heif-enc is not installed (apt-get install libheif-examples)');
+  const source = await makeTestImage(dir, { format: 'png', width: options.width ?? 640, height: options.height ?? 480, name: `${options.name ?? 'photo'}-heic-source` });
+  const file = path.join(dir, `${options.name ?? 'photo'}.heic`);
+  await new Promise<void>((resolve, reject) => {
+    execFile(encoder, ['-q', '80', '-o', file, source], { timeout: 60_000 }, (err) => (err ? reject(err) : resolve()));
+  });
   return file;
 }

@@ -65,10 +65,10 @@ afterAll(async () => {
 
 describe('making an avatar from a photo', () => {
   test.each([
-    ['a large portrait png', 'png', 2000, 3000, 852, 1280],
+    ['a large portrait png', 'png', 2000, 3000, 720, 1080],
     ['an odd-sized webp', 'webp', 641, 481, 640, 480],
     ['a small jpeg', 'jpeg', 64, 48, 64, 48],
-  ] as const)('%s becomes a JPEG with even sides, at most 1280 px long, never upscaled', async (_label, format, w, h, ew, eh) => {
+  ] as const)('%s becomes a JPEG with even sides fitted to the video size, at most 720p (1280×720, or 720×1280 upright), never upscaled', async (_label, format, w, h, ew, eh) => {
     const workDir = path.join(root, `avatar-${format}`);
     const provider = newProvider({ workDir });
     const image = await put(await makeTestImage(media, { format, width: w, height: h }), `image/${format}`);
@@ -172,16 +172,16 @@ describe('limiting concurrent renders', () => {
   test('with one render slot, a second video waits queued while the first renders', async () => {
     const workDir = path.join(root, 'one-slot');
     const provider = newProvider({ workDir });
-    const long = await put(await makeTestAudio(media, { format: 'wav', seconds: 40, name: 'slot-long' }), 'audio/wav');
+    const long = await put(await makeTestAudio(media, { format: 'wav', seconds: 12, name: 'slot-long' }), 'audio/wav');
     const { avatarId } = await provider.createAvatar(photo, 'a');
     const first = await provider.createVideo(avatarId, long, 'v1');
     const second = await provider.createVideo(avatarId, tone, 'v2');
     await until(async () => (await readRecord(workDir, first.videoId)).state !== 'queued');
     expect(await provider.getVideo(second.videoId)).toMatchObject({ state: 'queued', providerStatus: 'queued' });
-    const { final } = await waitForVideo(provider, second.videoId);
+    const { final } = await waitForVideo(provider, second.videoId, { timeoutMs: 90_000 });
     expect(final.state).toBe('done');
     expect((await readRecord(workDir, first.videoId)).state).toBe('done');
-  });
+  }, 120_000);
 });
 
 describe('artificial latency', () => {

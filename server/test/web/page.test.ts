@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { ClientError } from '../../src/errors';
-import { makeBigFile, makeCorruptFile, makeTestAudio, makeTestImage, probe } from '../support/media';
+import { makeBigFile, makeCorruptFile, makeHugeDeclaredPng, makeTestAudio, makeTestImage, probe } from '../support/media';
 import { startTestStack, type TestStack } from '../support/stack';
 import { existsSync } from 'node:fs';
 import { ARTIFACTS, CHROMIUM, launchBrowser } from './browser';
@@ -172,7 +172,8 @@ describeInBrowser(`the web page${SKIPPED}`, () => {
 
   test('when the photo cannot be decoded, the job fails in plain words with what to do, and "Try again" starts a new job from the same files', async () => {
     const page = await browser.context.newPage();
-    const broken = await makeCorruptFile(media, { looksLike: 'jpeg', name: 'broken' });
+    // A real PNG header (640×480, so the upload checks pass) over pixel data that does not inflate.
+    const broken = await makeHugeDeclaredPng(media, { width: 640, height: 480, bytes: 4096, name: 'broken' });
     await page.goto(stack.baseUrl + '/');
     await fillForm(page, { image: broken, audio }, 'Ana Broken');
     await page.getByRole('button', { name: 'Make the video' }).click();

@@ -6,6 +6,7 @@ import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/jobs'
 import type { BlobStore } from '../../ports/blobStore';
 import type { WebhookSender } from '../../ports/webhookSender';
 import { authMiddleware, isValidUserId, type Authenticate } from '../auth';
+import { checkUploadedMedia, DEFAULT_MEDIA_LIMITS } from '../mediaChecks';
 import { createUploadMiddleware, translateMulterError, type UploadLimits } from '../upload';
 import { jobLinks, publicBaseUrl } from './links';
 
@@ -99,6 +100,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
       const audio = req.upload.stored.get('audio');
       if (!image) throw new ClientError(400, 'missing_file', 'The "image" file is missing');
       if (!audio) throw new ClientError(400, 'missing_file', 'The "audio" file is missing');
+      await checkUploadedMedia(deps.blobs, { image, audio }, deps.limits.media ?? DEFAULT_MEDIA_LIMITS, req.log);
 
       const callbackUrl = await validateCallbackUrl(parsed.data.callbackUrl, deps.webhooks);
 

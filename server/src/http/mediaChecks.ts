@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { ClientError } from '../errors';
+import { probeMedia } from '../local/ffmpeg';
+import { readImageHeader } from '../pipeline/prepareMedia';
+import type { BlobStore } from '../ports/blobStore';
+import type { StoredUpload } from './upload';
+
+/**
+ * Checks made on a stored upload before its job is created, so a photo or a recording that can
+ * only make a useless video is refused at once rather than failing later:
+ * - the photo's header (no pixel is decoded): at least `imageMinSide` on its short side and at
+ *   most `imageMaxPixels` pixels, so a small file declaring a huge picture never reaches a
+ *   decoder;
+ * - the recording, probed with ffprobe: it has a sound stream that ffprobe can read, lasting
+ *   between `audioMinSec` and `audioMaxSec`.
+ * Messages say what is wrong in a sentence; the tools' own words go to the log.
+ */
+export interface MediaLimits {
+  imageMinSide: number;
+  imageMaxPixels: number;
+  audioMinSec: number;
+  audioMaxSec: number;
+}
+
+/** The product's limits, used where a caller gives none. */
+export const DEFAULT_MEDIA_LIMITS: MediaLimits = { imageMinSide: 256, imageMaxPixels: 40_000_000, audioMinSec: 1, audioMaxSec: 600 };
+
+/** Enough of a file for any picture header: JPEG EXIF segments are at most 64 KB each. */
+const HEADER_BYTES = 512 * 1024;
+
+async function readHead(stream: Readable, n: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    const buf = chunk as Buffer;
+    chunks.push(buf);
+    length += buf.length;
+    if (length >= n) break;
+  }
+  stream.destroy();
+  return Buffer.concat(chunks).subarray(0, n);
+}
+
+function megapixels(pixels: number): string {
+  return `${Math.round(pixels / 1e5) / 10} MP`;
+}
+
+async function checkImage(blobs: BlobStore, image: StoredUpload, limits: MediaLimits, log?: Logger): Promise<void> {
+  let header;
+  try {
+    const input = blobs.localPath ? blobs.localPath(image.key) : await readHead(await blobs.openRead(image.key), HEADER_BYTES);
+    header = await readImageHeader(input);
+  } catch (err) {
+    log?.info({ message: 'uploaded image header unreadable', error: err instanceof Error ? err.message : String(err) });
+    throw new ClientError(415, 'unreadable_image', 'The image could not be read as a picture; send a JPEG, PNG, WebP or HEIC photo');
+  }
+  const { width, height } = header;
+  if (width * height > limits.imageMaxPixels) {
+    throw new ClientError(
+      400,
+      'image_too_large',
+      `The image is ${width}×${height} pixels (${megapixels(width * height)}); the most accepted is ${megapixels(limits.imageMaxPixels)}`,
+    );
+  }
+  if (Math.min(width, height) < limits.imageMinSide) {
+    throw new ClientError(
+      400,
+      'image_too_small',
+      `The image is ${width}×${height} pixels; its shorter side must be at least ${limits.imageMinSide} pixels for a face to be seen`,
+    );
+  }
+}
+
+/** A path ffprobe can read: the store's own file, else a temporary copy removed afterwards. */
+async function withLocalFile<T>(blobs: BlobStore, key: string, use: (file: string) => Promise<T>): Promise<T> {
+  if (blobs.localPath) return use(blobs.localPath(key));
+  const file = path.join(os.tmpdir(), `upload-probe-${randomUUID()}`);
+  try {
+    await pipeline(await blobs.openRead(key), createWriteStream(file));
+    return await use(file);
+  } finally {
+    await fs.rm(file, { force: true });
+  }
+}
+
+async function checkAudio(blobs: BlobStore, audio: StoredUpload, limits: MediaLimits, log?: Logger): Promise<void> {
+  let seconds: number | null = null;
+  try {
+    const info = await withLocalFile(blobs, audio.key, (file) => probeMedia(file, { timeoutMs: 20_000 }));
+    const sound = info.streams.find((s) => s.codecType === 'audio');
+    if (sound) seconds = sound.durationSec ?? info.durationSec;
+    if (!sound) log?.info({ message: 'uploaded audio has no sound stream', format: info.formatName });
+  } catch (err) {
+    log?.info({ message: 'uploaded audio unreadable', error: err instanceof Error ? err.message : String(err) });
+  }
+  if (seconds === null || !Number.isFinite(seconds)) {
+    throw new ClientError(415, 'unreadable_audio', 'The audio could not be read as a recording; send a WAV, MP3 or M4A file');
+  }
+  if (seconds < limits.audioMinSec) {
+    throw new ClientError(
+      400,
+      'audio_too_short',
+      `The recording lasts ${seconds.toFixed(1)} s; it must last at least ${limits.audioMinSec} s`,
+    );
+  }
+  if (seconds > limits.audioMaxSec) {
+    throw new ClientError(
+      400,
+      'audio_too_long',
+      `The recording lasts ${Math.round(seconds)} s; the longest accepted is ${limits.audioMaxSec} s`,
+    );
+  }
+}
+
+/** Refuses (ClientError 400/415) a photo or a recording that cannot make a good video. */
+export async function checkUploadedMedia(
+  blobs: BlobStore,
+  files: { image: StoredUpload; audio: StoredUpload },
+  limits: MediaLimits,
+  log?: Logger,
+): Promise<void> {
+  await checkImage(blobs, files.image, limits, log);
+  await checkAudio(blobs, files.audio, limits, log);
+}
