@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # Builds the image and deploys the two Cloud Run services: the worker (private, SERVICE_ROLE=worker)
-# first, then the api (public, SERVICE_ROLE=api) pointed at the worker's URL. Also makes, when
-# missing, the bucket, the Firestore database, the image repository and the VisionStory key
-# secret, and deploys the Firestore rules and indexes. Safe to run again: each run deploys a new
-# revision of both services and creates nothing twice.
+# first, then the api (public, SERVICE_ROLE=api) pointed at the worker's URL, and the Cloud
+# Scheduler job that calls the worker's sweep every 5 minutes. Also makes, when missing, the
+# bucket, the Firestore database and the VisionStory key secret, and deploys the Firestore rules
+# and indexes. Safe to run again: each run deploys a new revision of both services, updates the
+# sweep job, and creates nothing twice.
 #
-# Run ./setup-cloud-tasks.sh PROJECT_ID REGION first (queue, service accounts, roles).
+# Run ./setup-cloud-tasks.sh PROJECT_ID REGION first (queue, service accounts, image repository,
+# roles).
 set -euo pipefail
 # shellcheck source=infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USAGE="usage: ${0##*/} PROJECT_ID REGION [--dry-run] [--queue=NAME] [--bucket=NAME]
        [--image=IMAGE | --tag=TAG] [--repository=NAME] [--secret=NAME] [--firestore-location=LOC]
-       [--api-service=NAME] [--worker-service=NAME] [--tasks-sa=NAME] [--runtime-sa=NAME]
-       [--dispatch-deadline=SECONDS] [--worker-timeout=SECONDS] [--worker-concurrency=N]
-       [--max-instances=N]
+       [--api-service=NAME] [--worker-service=NAME] [--tasks-sa=NAME] [--api-sa=NAME]
+       [--worker-sa=NAME] [--sweep-job=NAME] [--dispatch-deadline=SECONDS]
+       [--worker-timeout=SECONDS] [--worker-concurrency=N] [--max-instances=N]
   Defaults: queue video-generation-queue, bucket PROJECT_ID-avatar-videos, repository avatar,
   secret visionstory-api-key (created from \$VISIONSTORY_API_KEY when missing), services
-  avatar-api and avatar-worker, dispatch deadline 600 s, worker timeout 900 s.
+  avatar-api and avatar-worker run as the accounts of the same names, sweep job avatar-sweep,
+  dispatch deadline 600 s, worker timeout 900 s, 10 instances, 20 requests per worker instance
+  (the queue's max-concurrent-dispatches must not exceed instances x concurrency).
   --image deploys an existing image instead of building one; --dry-run prints the commands
   without running any (existence is not checked: it shows a first run)."
 
@@ -34,7 +38,13 @@ FIRESTORE_LOCATION=""
 API_SERVICE=avatar-api
 WORKER_SERVICE=avatar-worker
 TASKS_SA_NAME=avatar-tasks
-RUNTIME_SA_NAME=avatar-runtime
+API_SA_NAME=avatar-api
+WORKER_SA_NAME=avatar-worker
+SWEEP_JOB=avatar-sweep
+# Cloud Scheduler calls the sweep this often; the sweep pages through overdue jobs, and each call
+# may run this long (below the interval, so two sweeps do not overlap).
+SWEEP_SCHEDULE='*/5 * * * *'
+SWEEP_DEADLINE=240s
 # Cloud Tasks waits this long for a worker answer (its default; allowed 15 s to 30 min).
 DISPATCH_DEADLINE=600
 # Above the dispatch deadline: Cloud Tasks, not Cloud Run, must be the one that gives up, so a
@@ -58,7 +68,9 @@ for arg in "$@"; do
     --api-service=*) API_SERVICE="${arg#*=}" ;;
     --worker-service=*) WORKER_SERVICE="${arg#*=}" ;;
     --tasks-sa=*) TASKS_SA_NAME="${arg#*=}" ;;
-    --runtime-sa=*) RUNTIME_SA_NAME="${arg#*=}" ;;
+    --api-sa=*) API_SA_NAME="${arg#*=}" ;;
+    --worker-sa=*) WORKER_SA_NAME="${arg#*=}" ;;
+    --sweep-job=*) SWEEP_JOB="${arg#*=}" ;;
     --dispatch-deadline=*) DISPATCH_DEADLINE="${arg#*=}" ;;
     --worker-timeout=*) WORKER_TIMEOUT="${arg#*=}" ;;
     --worker-concurrency=*) WORKER_CONCURRENCY="${arg#*=}" ;;
@@ -83,7 +95,9 @@ done
 BUCKET="${BUCKET:-${PROJECT_ID}-avatar-videos}"
 FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-$REGION}"
 TASKS_SA="${TASKS_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
-RUNTIME_SA="${RUNTIME_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+API_SA="${API_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+WORKER_SA="${WORKER_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+WORKER_CAPACITY=$((MAX_INSTANCES * WORKER_CONCURRENCY))
 if [[ -z "$IMAGE" ]]; then
   if [[ -z "$TAG" ]]; then
     TAG="$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo build)-$(date -u +%Y%m%d%H%M%S)"
@@ -98,11 +112,14 @@ cat <<EOF
 Project ${PROJECT_ID}, region ${REGION}$([[ "$DRY_RUN" == true ]] && echo ' (dry run: nothing changes)')
 About to:
   - make, if missing: bucket gs://${BUCKET}, the Firestore database (${FIRESTORE_LOCATION}),
-    image repository ${REPOSITORY}, secret ${SECRET}; deploy Firestore rules and indexes
+    secret ${SECRET} (readable by ${WORKER_SA} only); deploy Firestore rules and indexes
   - $([[ "$BUILD" == true ]] && echo "build ${IMAGE} with Cloud Build" || echo "use the image ${IMAGE}")
-  - deploy ${WORKER_SERVICE} (private, SERVICE_ROLE=worker, timeout ${WORKER_TIMEOUT}s) and give
-    ${TASKS_SA} run.invoker on it
-  - deploy ${API_SERVICE} (public, SERVICE_ROLE=api) with WORKER_URL set to the worker's URL
+  - deploy ${WORKER_SERVICE} as ${WORKER_SA} (private, SERVICE_ROLE=worker, timeout
+    ${WORKER_TIMEOUT}s, ${MAX_INSTANCES} instances x ${WORKER_CONCURRENCY} requests) and give ${TASKS_SA} run.invoker on it
+  - create or update the Cloud Scheduler job ${SWEEP_JOB}: POST <worker>/worker/sweep every
+    5 minutes with an OIDC token of ${TASKS_SA}
+  - deploy ${API_SERVICE} as ${API_SA} (public, SERVICE_ROLE=api, no provider key) with
+    WORKER_URL set to the worker's URL
 EOF
 
 # --- what setup-cloud-tasks.sh makes ----------------------------------------------------------
@@ -113,9 +130,23 @@ if [[ "$DRY_RUN" == false ]]; then
   MAX_ATTEMPTS="$(read_value gc tasks queues describe "$QUEUE" --location="$REGION" \
     --format='value(retryConfig.maxAttempts)')"
   [[ -n "$MAX_ATTEMPTS" ]] || die "queue ${QUEUE} not found in ${REGION}: run ./setup-cloud-tasks.sh ${PROJECT_ID} ${REGION} ${QUEUE} first"
-  for sa in "$TASKS_SA" "$RUNTIME_SA"; do
+  # More dispatches at once than the worker can take would be answered 429 by Cloud Run, each
+  # refusal using up one of a task's few attempts.
+  dispatches="$(read_value gc tasks queues describe "$QUEUE" --location="$REGION" \
+    --format='value(rateLimits.maxConcurrentDispatches)')"
+  if [[ -n "$dispatches" ]] && ((dispatches > WORKER_CAPACITY)); then
+    die "queue ${QUEUE} dispatches up to ${dispatches} tasks at once, but the worker takes only ${MAX_INSTANCES} instances x ${WORKER_CONCURRENCY} requests = ${WORKER_CAPACITY}.
+  Lower the queue: ./setup-cloud-tasks.sh ${PROJECT_ID} ${REGION} ${QUEUE} --worker-max-instances=${MAX_INSTANCES} --worker-concurrency=${WORKER_CONCURRENCY}
+  or raise the worker: --max-instances=N --worker-concurrency=N with N x N >= ${dispatches}"
+  fi
+  echo "Queue ${QUEUE}: max-attempts ${MAX_ATTEMPTS}, max-concurrent-dispatches ${dispatches:-?} (the worker takes ${WORKER_CAPACITY})."
+  for sa in "$TASKS_SA" "$API_SA" "$WORKER_SA"; do
     exists gc iam service-accounts describe "$sa" || die "service account ${sa} not found: run ./setup-cloud-tasks.sh first"
   done
+  if [[ "$BUILD" == true ]]; then
+    exists gc artifacts repositories describe "$REPOSITORY" --location="$REGION" ||
+      die "image repository ${REPOSITORY} not found in ${REGION}: run ./setup-cloud-tasks.sh ${PROJECT_ID} ${REGION} --repository=${REPOSITORY} first"
+  fi
 fi
 
 # --- the VisionStory key, only ever in Secret Manager -----------------------------------------
@@ -133,8 +164,9 @@ else
   die "secret ${SECRET} not found. Set VISIONSTORY_API_KEY in the environment and run again, or create it:
   printf %s \"\$KEY\" | gcloud secrets create ${SECRET} --data-file=- --project=${PROJECT_ID}"
 fi
+# Only the worker calls VisionStory, so only its account may read the key.
 run gc secrets add-iam-policy-binding "$SECRET" \
-  --member="serviceAccount:${RUNTIME_SA}" --role=roles/secretmanager.secretAccessor --format=none
+  --member="serviceAccount:${WORKER_SA}" --role=roles/secretmanager.secretAccessor --format=none
 
 # --- storage and Firestore ---------------------------------------------------------------------
 if exists gc storage buckets describe "gs://${BUCKET}"; then
@@ -144,8 +176,12 @@ else
   run gc storage buckets create "gs://${BUCKET}" --location="$REGION" \
     --uniform-bucket-level-access --public-access-prevention
 fi
-run gc storage buckets add-iam-policy-binding "gs://${BUCKET}" \
-  --member="serviceAccount:${RUNTIME_SA}" --role=roles/storage.objectAdmin --format=none
+# The api stores uploads and signs reads of the video; the worker reads the media, signs the
+# provider's reads and stores the video.
+for sa in "$API_SA" "$WORKER_SA"; do
+  run gc storage buckets add-iam-policy-binding "gs://${BUCKET}" \
+    --member="serviceAccount:${sa}" --role=roles/storage.objectAdmin --format=none
+done
 
 if exists gc firestore databases describe --database='(default)'; then
   echo "Firestore database (default) exists."
@@ -229,14 +265,10 @@ run gc firestore fields ttls update expireAt --collection-group="${FIRESTORE_COL
 
 # --- the image -----------------------------------------------------------------------------------
 if [[ "$BUILD" == true ]]; then
-  if exists gc artifacts repositories describe "$REPOSITORY" --location="$REGION"; then
-    echo "Image repository ${REPOSITORY} exists."
-  else
-    run gc artifacts repositories create "$REPOSITORY" --location="$REGION" --repository-format=docker \
-      --description="Avatar video jobs images"
-  fi
   # .dockerignore doubles as the upload filter: the build context stays small (no node_modules).
-  run gc builds submit "$REPO_ROOT" --tag="$IMAGE" --ignore-file=.dockerignore
+  # The staging bucket is the one setup-cloud-tasks.sh made and let the build account read.
+  run gc builds submit "$REPO_ROOT" --tag="$IMAGE" --ignore-file=.dockerignore \
+    --gcs-source-staging-dir="gs://${PROJECT_ID}_cloudbuild/source"
 fi
 
 # --- the services --------------------------------------------------------------------------------
@@ -246,8 +278,7 @@ common_env+=",TASK_MAX_ATTEMPTS=${MAX_ATTEMPTS},TASK_DISPATCH_DEADLINE=${DISPATC
 # retention (begin): the same days the lifecycle rules and TTL use
 common_env+=",UPLOAD_RETENTION_DAYS=${UPLOAD_RETENTION_DAYS},VIDEO_RETENTION_DAYS=${VIDEO_RETENTION_DAYS},JOB_RETENTION_DAYS=${JOB_RETENTION_DAYS}"
 # retention (end)
-common_flags=(--image="$IMAGE" --region="$REGION" --service-account="$RUNTIME_SA"
-  --set-secrets="VISIONSTORY_API_KEY=${SECRET}:latest" --min-instances=0 --cpu=1 --memory=512Mi --quiet)
+common_flags=(--image="$IMAGE" --region="$REGION" --min-instances=0 --cpu=1 --memory=512Mi --quiet)
 
 # The worker enqueues each next step, so it needs its own URL too (and checks the OIDC audience
 # against it). A service's URL exists only once the service does: on the very first deploy the
@@ -256,7 +287,8 @@ worker_base="$(read_value gc run services describe "$WORKER_SERVICE" --region="$
 worker_env() { echo "WORKER_URL=$1/worker/process-avatar,WORKER_AUDIENCE=$1"; }
 worker_deploy_env="SERVICE_ROLE=worker,${common_env}"
 [[ -z "$worker_base" ]] || worker_deploy_env+=",$(worker_env "$worker_base")"
-run gc run deploy "$WORKER_SERVICE" "${common_flags[@]}" --set-env-vars="$worker_deploy_env" \
+run gc run deploy "$WORKER_SERVICE" "${common_flags[@]}" --service-account="$WORKER_SA" \
+  --set-secrets="VISIONSTORY_API_KEY=${SECRET}:latest" --set-env-vars="$worker_deploy_env" \
   --no-allow-unauthenticated --timeout="$WORKER_TIMEOUT" --concurrency="$WORKER_CONCURRENCY" \
   --max-instances="$MAX_INSTANCES"
 if [[ -z "$worker_base" ]]; then
@@ -272,10 +304,30 @@ fi
 run gc run services add-iam-policy-binding "$WORKER_SERVICE" --region="$REGION" \
   --member="serviceAccount:${TASKS_SA}" --role=roles/run.invoker --format=none
 
+# The sweep: a task lost outside the worker's sight (refused on every attempt, queue purged)
+# leaves its job waiting for ever, so Cloud Scheduler asks the worker every 5 minutes to rescue
+# overdue jobs. The token is the tasks account's, for the same audience as the tasks' tokens, so
+# Cloud Run's front end and the worker accept it like any task.
+sweep_flags=(--location="$REGION" --schedule="$SWEEP_SCHEDULE" --time-zone=Etc/UTC
+  --uri="${worker_base}/worker/sweep" --http-method=post
+  --message-body='{}'
+  --oidc-service-account-email="$TASKS_SA" --oidc-token-audience="$worker_base"
+  --attempt-deadline="$SWEEP_DEADLINE"
+  --description="Rescues avatar jobs whose next step is overdue (${WORKER_SERVICE} /worker/sweep)")
+if exists gc scheduler jobs describe "$SWEEP_JOB" --location="$REGION"; then
+  echo "Sweep job ${SWEEP_JOB} exists: updating it."
+  # update spells the headers flag --update-headers; create spells it --headers.
+  run gc scheduler jobs update http "$SWEEP_JOB" "${sweep_flags[@]}" --update-headers=Content-Type=application/json
+else
+  run gc scheduler jobs create http "$SWEEP_JOB" "${sweep_flags[@]}" --headers=Content-Type=application/json
+fi
+
 # The api streams SSE for a job's whole life: allow Cloud Run's longest request. Uploads reach
 # 40 MB (10 MB photo + 30 MB audio) and Cloud Run refuses HTTP/1 requests over 32 MiB, so the api
 # runs HTTP/2 end-to-end (--use-http2) and the container speaks h2c (HTTP2_CLEARTEXT=true).
-run gc run deploy "$API_SERVICE" "${common_flags[@]}" \
+# --clear-secrets: the api never calls the provider, so it never holds the key (and a revision
+# deployed before the accounts were split loses it).
+run gc run deploy "$API_SERVICE" "${common_flags[@]}" --service-account="$API_SA" --clear-secrets \
   --set-env-vars="SERVICE_ROLE=api,HTTP2_CLEARTEXT=true,${common_env},$(worker_env "$worker_base")" \
   --allow-unauthenticated --use-http2 --timeout=3600 --concurrency=80 --max-instances="$MAX_INSTANCES"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Removes what setup-cloud-tasks.sh and deploy.sh made: both Cloud Run services, the queue and the
-# two service accounts; the bucket (with every stored video) only with --delete-bucket, the image
+# Removes what setup-cloud-tasks.sh and deploy.sh made: both Cloud Run services, the sweep's Cloud
+# Scheduler job, the queue and the three service accounts; the bucket (with every stored video) only with --delete-bucket, the image
 # repository only with --delete-images. Asks first unless --yes. Safe to run twice: what is
 # already gone is skipped. The Firestore database and the VisionStory key secret stay (the
 # database holds the job history; the key is yours): the script prints how to remove them.
@@ -10,7 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USAGE="usage: ${0##*/} PROJECT_ID REGION [--yes] [--dry-run] [--delete-bucket] [--delete-images]
        [--queue=NAME] [--bucket=NAME] [--repository=NAME] [--api-service=NAME]
-       [--worker-service=NAME] [--tasks-sa=NAME] [--runtime-sa=NAME]
+       [--worker-service=NAME] [--sweep-job=NAME] [--tasks-sa=NAME] [--api-sa=NAME]
+       [--worker-sa=NAME]
   Same defaults as deploy.sh. --dry-run prints the commands without running any."
 
 QUEUE=video-generation-queue
@@ -18,8 +19,10 @@ BUCKET=""
 REPOSITORY=avatar
 API_SERVICE=avatar-api
 WORKER_SERVICE=avatar-worker
+SWEEP_JOB=avatar-sweep
 TASKS_SA_NAME=avatar-tasks
-RUNTIME_SA_NAME=avatar-runtime
+API_SA_NAME=avatar-api
+WORKER_SA_NAME=avatar-worker
 YES=false
 DRY_RUN=false
 # A dry run lists everything as if it existed (deleting what is there is the point).
@@ -40,7 +43,9 @@ for arg in "$@"; do
     --api-service=*) API_SERVICE="${arg#*=}" ;;
     --worker-service=*) WORKER_SERVICE="${arg#*=}" ;;
     --tasks-sa=*) TASKS_SA_NAME="${arg#*=}" ;;
-    --runtime-sa=*) RUNTIME_SA_NAME="${arg#*=}" ;;
+    --sweep-job=*) SWEEP_JOB="${arg#*=}" ;;
+    --api-sa=*) API_SA_NAME="${arg#*=}" ;;
+    --worker-sa=*) WORKER_SA_NAME="${arg#*=}" ;;
     -h | --help) echo "$USAGE"; exit 0 ;;
     -*) die_usage "unknown option $arg" ;;
     *) positional+=("$arg") ;;
@@ -52,14 +57,16 @@ REGION="${positional[1]}"
 [[ -n "$PROJECT_ID" && -n "$REGION" ]] || die_usage "PROJECT_ID and REGION must not be empty"
 BUCKET="${BUCKET:-${PROJECT_ID}-avatar-videos}"
 TASKS_SA="${TASKS_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
-RUNTIME_SA="${RUNTIME_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+API_SA="${API_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+WORKER_SA="${WORKER_SA_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
 
 cat <<EOF
 Project ${PROJECT_ID}, region ${REGION}$([[ "$DRY_RUN" == true ]] && echo ' (dry run: nothing changes)')
 About to DELETE:
+  - Cloud Scheduler job ${SWEEP_JOB} (the sweep)
   - Cloud Run services ${API_SERVICE} and ${WORKER_SERVICE}
   - Cloud Tasks queue ${QUEUE} with its pending tasks (its name cannot be used again for 7 days)
-  - service accounts ${TASKS_SA} and ${RUNTIME_SA}
+  - service accounts ${TASKS_SA}, ${API_SA} and ${WORKER_SA}
 $([[ "$DELETE_BUCKET" == true ]] && echo "  - bucket gs://${BUCKET} and EVERY uploaded photo, recording and video in it" || echo "  (keeping bucket gs://${BUCKET}: add --delete-bucket to delete it)")
 $([[ "$DELETE_IMAGES" == true ]] && echo "  - image repository ${REPOSITORY}" || echo "  (keeping image repository ${REPOSITORY}: add --delete-images to delete it)")
 EOF
@@ -72,6 +79,13 @@ if [[ "$YES" == false && "$DRY_RUN" == false ]]; then
     echo "Aborted: nothing was deleted." >&2
     exit 1
   fi
+fi
+
+# The sweep first: it would call a worker that is going away.
+if exists gc scheduler jobs describe "$SWEEP_JOB" --location="$REGION"; then
+  run gc scheduler jobs delete "$SWEEP_JOB" --location="$REGION" --quiet
+else
+  echo "Sweep job ${SWEEP_JOB} is already gone."
 fi
 
 for service in "$API_SERVICE" "$WORKER_SERVICE"; do
@@ -88,7 +102,7 @@ else
   echo "Queue ${QUEUE} is already gone."
 fi
 
-for sa in "$TASKS_SA" "$RUNTIME_SA"; do
+for sa in "$TASKS_SA" "$API_SA" "$WORKER_SA"; do
   if exists gc iam service-accounts describe "$sa"; then
     run gc iam service-accounts delete "$sa" --quiet
   else
@@ -134,4 +148,7 @@ Done. Left in place on purpose:
     database with: gcloud firestore databases delete --database='(default)' --project=${PROJECT_ID}
   - the VisionStory key: gcloud secrets delete visionstory-api-key --project=${PROJECT_ID}
   - the enabled APIs (they cost nothing unused)
+  - the build source bucket gs://${PROJECT_ID}_cloudbuild and the roles setup gave the Cloud Build
+    account (artifactregistry.writer on the repository, storage.objectViewer on that bucket,
+    logging.logWriter on the project)
 EOF

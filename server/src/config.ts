@@ -175,7 +175,8 @@ export interface AppConfig {
   };
   provider:
     | { kind: 'local'; latencyMs: number; workDir: string }
-    | { kind: 'visionstory'; apiKey: string; baseUrl: string; timeoutMs: number };
+    /** apiKey is absent only for SERVICE_ROLE=api, which never calls the provider. */
+    | { kind: 'visionstory'; apiKey: string | undefined; baseUrl: string; timeoutMs: number };
   auth: { kind: 'local' } | { kind: 'firebase' };
   /**
    * Running on Cloud Run (K_SERVICE set): the worker trusts the front end's signature check and
@@ -288,7 +289,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
   if (jobStoreKind === 'firestore') need('GOOGLE_CLOUD_PROJECT', 'for JOB_STORE=firestore');
   if (blobKind === 'gcs') need('GCS_BUCKET', 'for BLOB_STORE=gcs');
-  if (providerKind === 'visionstory') need('VISIONSTORY_API_KEY', 'for PROVIDER=visionstory');
+  // Only the roles that run pipeline steps call the provider: the api service only names it on
+  // new jobs, so in the cloud it runs without the key (least privilege: only the worker may read
+  // the secret).
+  if (providerKind === 'visionstory' && e.SERVICE_ROLE !== 'api') need('VISIONSTORY_API_KEY', 'for PROVIDER=visionstory');
   if (tasksKind === 'cloud') {
     need('GOOGLE_CLOUD_PROJECT', 'for TASKS=cloud');
     need('CLOUD_TASKS_LOCATION', 'with GOOGLE_CLOUD_PROJECT (the queue region, e.g. us-central1)');
@@ -365,7 +369,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       providerKind === 'visionstory'
         ? {
             kind: 'visionstory',
-            apiKey: e.VISIONSTORY_API_KEY as string,
+            apiKey: e.VISIONSTORY_API_KEY,
             baseUrl: e.VISIONSTORY_API_BASE.replace(/\/$/, ''),
             timeoutMs: e.VISIONSTORY_TIMEOUT * 1000,
           }

@@ -124,15 +124,29 @@ async function buildProvider(config: AppConfig, blobs: BlobStore, logger: Logger
   if (config.provider.kind === 'local') {
     return new LocalRenderProvider({ blobs, workDir: config.provider.workDir, latencyMs: config.provider.latencyMs, logger });
   }
+  const { apiKey } = config.provider;
+  if (!apiKey) return keylessProvider('visionstory');
   const { VisionStoryProvider } = await import('./adapters/visionStoryProvider');
   return new VisionStoryProvider({
-    apiKey: config.provider.apiKey,
+    apiKey,
     baseUrl: config.provider.baseUrl,
     timeoutMs: config.provider.timeoutMs,
     signedUrlTtlSec: config.signedUrlTtlSec,
     blobs,
     logger,
   });
+}
+
+/**
+ * The provider as the api service holds it in the cloud: a name for new jobs, and no key. Only
+ * the worker runs steps, so only the worker may read the provider key's secret; a call here means
+ * a step ran on the api, which the role split rules out.
+ */
+function keylessProvider(name: string): AvatarProvider {
+  const refuse = async (): Promise<never> => {
+    throw new Error(`the ${name} provider has no key in this service (SERVICE_ROLE=api): steps run on the worker`);
+  };
+  return { name, createAvatar: refuse, createVideo: refuse, getVideo: refuse, openVideo: refuse };
 }
 
 async function buildAuthenticate(config: AppConfig): Promise<Authenticate | undefined> {

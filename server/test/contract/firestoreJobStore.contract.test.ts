@@ -3,26 +3,32 @@ import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getFirestore, Timestamp } from 'firebase-admin/firestore';
 import { FirestoreJobStore } from '../../src/adapters/firestoreJobStore';
 import { startFirestoreEmulator, type FirestoreEmulator } from '../support/firestoreEmulator';
+import { googleFirestoreEmulator, mustHaveGoogleEmulator, probeGoogleFirestoreEmulator } from '../support/googleFirestoreEmulator';
 import { describeJobStoreContract, makeJob } from './jobStore.contract';
 
-// Google's own emulator (Java) serialises transactions like production Firestore; when the
-// user points FIRESTORE_EMULATOR_HOST at it, everything runs there, concurrency included.
-// Otherwise the in-process npm emulator serves reads, writes, queries and listeners, and the
-// concurrency cases are skipped: it lets two conflicting transactions both commit.
-const googleEmulatorHost = process.env.FIRESTORE_EMULATOR_HOST;
+// Google's own emulator (Java) serialises transactions like production Firestore: where it is
+// available (FIRESTORE_EMULATOR_HOST from .ci/run, or gcloud on this machine) everything runs
+// there, concurrency included. Otherwise the in-process npm emulator serves reads, writes,
+// queries and listeners, and the concurrency cases are skipped, saying why: it lets two
+// conflicting transactions both commit. Under CI=true that fallback is a failure.
 const PROJECT_ID = 'demo-test';
 
 let emulator: FirestoreEmulator | undefined;
 let app: App;
+let google: Awaited<ReturnType<typeof googleFirestoreEmulator>>;
 
 beforeAll(async () => {
-  if (!googleEmulatorHost) {
+  google = await googleFirestoreEmulator();
+  if (googleAtLoad.available && !google.available) throw new Error(google.reason);
+  if (google.available) {
+    process.env.FIRESTORE_EMULATOR_HOST = google.host;
+  } else {
     emulator = await startFirestoreEmulator();
     // Read by the Firestore client when it is constructed: plaintext gRPC, fake credentials.
     process.env.FIRESTORE_EMULATOR_HOST = emulator.host;
   }
   app = initializeApp({ projectId: PROJECT_ID }, `jobstore-contract-${randomUUID()}`);
-});
+}, 120_000);
 
 afterAll(async () => {
   // Stop the emulator first: it never ends a listen stream the client has half-closed, so its
@@ -30,7 +36,7 @@ afterAll(async () => {
   // environment is still alive.
   await emulator?.stop();
   await deleteApp(app);
-  if (!googleEmulatorHost) delete process.env.FIRESTORE_EMULATOR_HOST;
+  delete process.env.FIRESTORE_EMULATOR_HOST;
 });
 
 /**
@@ -44,9 +50,24 @@ async function setup() {
   return { store, teardown: async () => undefined };
 }
 
+// Whether Google's emulator can be had decides which cases run, so it is probed before the
+// cases are declared; beforeAll then starts it (or finds the one .ci/run started).
+const googleAtLoad = probeGoogleFirestoreEmulator();
+
 describeJobStoreContract('FirestoreJobStore', setup, {
-  atomicTransactions: Boolean(googleEmulatorHost),
-  skipReason: "needs Google's Firestore emulator: set FIRESTORE_EMULATOR_HOST",
+  atomicTransactions: googleAtLoad.available,
+  skipReason: googleAtLoad.available ? undefined : googleAtLoad.reason,
+});
+
+describe("FirestoreJobStore on Google's emulator", () => {
+  (googleAtLoad.available || mustHaveGoogleEmulator() ? test : test.skip)(
+    `the concurrency cases above run on Google's emulator${googleAtLoad.available ? '' : ` (skipped: ${googleAtLoad.reason})`}`,
+    () => {
+      if (!google.available) throw new Error(`CI must run the Firestore concurrency cases: ${google.reason}`);
+      expect(google.host).toMatch(/^[\w.-]+:\d+$/);
+      expect(process.env.FIRESTORE_EMULATOR_HOST).toBe(google.host);
+    },
+  );
 });
 
 describe('FirestoreJobStore documents, as the Flutter app reads them', () => {

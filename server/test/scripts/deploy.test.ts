@@ -5,6 +5,9 @@ const SETUP = 'setup-cloud-tasks.sh';
 const IMAGE = 'us-central1-docker.pkg.dev/demo-proj/avatar/avatar-video-jobs:t1';
 const WORKER_BASE = 'https://avatar-worker-abc123-uc.a.run.app';
 const KEY = 'vs-key-that-must-not-leak';
+const API_SA = 'avatar-api@demo-proj.iam.gserviceaccount.com';
+const WORKER_SA = 'avatar-worker@demo-proj.iam.gserviceaccount.com';
+const TASKS_SA = 'avatar-tasks@demo-proj.iam.gserviceaccount.com';
 
 function envVarsOf(call: string): Record<string, string> {
   const m = /--(?:set|update)-env-vars=(\S+)/.exec(call);
@@ -45,7 +48,7 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(mutations(run.calls)).toEqual([]);
   });
 
-  test('a first run makes the secret, bucket, database, indexes and image, then the private worker with its own URL, then the public api', () => {
+  test('a first run makes the secret, bucket, database, indexes and image, then the private worker with its own URL, the sweep job, then the public api', () => {
     expect(sandbox.run(SETUP, ['demo-proj', 'us-central1', '--max-attempts=4']).status).toBe(0);
     const run = deploy();
     expect(run.stderr).toBe('');
@@ -62,32 +65,55 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(secret.stdin).toBe(KEY);
     expect(run.calls.join('\n')).not.toContain(KEY);
     expect(run.stdout).not.toContain(KEY);
-    at('gcloud secrets add-iam-policy-binding visionstory-api-key --member=serviceAccount:avatar-runtime@demo-proj.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor');
+    // Only the worker calls VisionStory: it alone may read the key.
+    expect(changes.filter((c) => c.startsWith('gcloud secrets add-iam-policy-binding'))).toEqual([
+      `gcloud secrets add-iam-policy-binding visionstory-api-key --member=serviceAccount:${WORKER_SA} --role=roles/secretmanager.secretAccessor --format=none --project=demo-proj`,
+    ]);
 
     at('gcloud storage buckets create gs://demo-proj-avatar-videos --location=us-central1 --uniform-bucket-level-access --public-access-prevention');
-    at('gcloud storage buckets add-iam-policy-binding gs://demo-proj-avatar-videos --member=serviceAccount:avatar-runtime@demo-proj.iam.gserviceaccount.com --role=roles/storage.objectAdmin');
+    at(`gcloud storage buckets add-iam-policy-binding gs://demo-proj-avatar-videos --member=serviceAccount:${API_SA} --role=roles/storage.objectAdmin`);
+    at(`gcloud storage buckets add-iam-policy-binding gs://demo-proj-avatar-videos --member=serviceAccount:${WORKER_SA} --role=roles/storage.objectAdmin`);
     at('gcloud firestore databases create --database=(default) --location=us-central1 --type=firestore-native');
     // The owner-list index from infra/firestore.indexes.json (Firestore appends __name__ itself).
     expect(changes).toContain(
       'gcloud firestore indexes composite create --collection-group=avatarJobs --query-scope=collection ' +
         '--field-config=field-path=ownerUid,order=ascending --field-config=field-path=createdAt,order=descending --async --project=demo-proj',
     );
+    // The sweep's query: status in [queued, processing], nextRunAt <= cutoff, ordered by nextRunAt.
+    expect(changes).toContain(
+      'gcloud firestore indexes composite create --collection-group=avatarJobs --query-scope=collection ' +
+        '--field-config=field-path=status,order=ascending --field-config=field-path=nextRunAt,order=ascending --async --project=demo-proj',
+    );
     expect(run.stdout).toContain('the Firestore security rules were NOT deployed');
 
-    const build = at(`gcloud builds submit ${ROOT} --tag=${IMAGE} --ignore-file=.dockerignore`);
-    expect(at('gcloud artifacts repositories create avatar --location=us-central1 --repository-format=docker')).toBeLessThan(build);
+    // Staged in the bucket setup-cloud-tasks.sh made and let the build account read; the image
+    // repository is setup's too.
+    const build = at(`gcloud builds submit ${ROOT} --tag=${IMAGE} --ignore-file=.dockerignore --gcs-source-staging-dir=gs://demo-proj_cloudbuild/source`);
+    expect(changes.some((c) => c.startsWith('gcloud artifacts repositories create'))).toBe(false);
 
     const workerDeploy = at('gcloud run deploy avatar-worker ');
     const workerUpdate = at('gcloud run services update avatar-worker ');
     const invoker = at('gcloud run services add-iam-policy-binding avatar-worker ');
+    const sweep = at('gcloud scheduler jobs create http avatar-sweep ');
     const apiDeploy = at('gcloud run deploy avatar-api ');
     expect(build).toBeLessThan(workerDeploy);
     expect(workerDeploy).toBeLessThan(workerUpdate);
+    expect(workerUpdate).toBeLessThan(sweep);
+    expect(invoker).toBeLessThan(sweep);
     expect(workerUpdate).toBeLessThan(apiDeploy);
+
+    // Every 5 minutes, POST /worker/sweep with a token of the tasks account for the worker's audience.
+    const sweepJob = run.raw.find((c) => c.args.slice(0, 5).join(' ') === 'scheduler jobs create http avatar-sweep')!.args;
+    for (const flag of ['--location=us-central1', '--schedule=*/5 * * * *', `--uri=${WORKER_BASE}/worker/sweep`, '--http-method=post',
+      `--oidc-service-account-email=${TASKS_SA}`, `--oidc-token-audience=${WORKER_BASE}`, '--headers=Content-Type=application/json',
+      '--message-body={}', '--project=demo-proj']) {
+      expect(sweepJob).toContain(flag);
+    }
+    expect(sandbox.resources()['scheduler jobs/avatar-sweep']).toMatchObject({ uri: `${WORKER_BASE}/worker/sweep` });
 
     const worker = changes[workerDeploy]!;
     for (const flag of [`--image=${IMAGE}`, '--no-allow-unauthenticated', '--timeout=900', '--min-instances=0',
-      '--service-account=avatar-runtime@demo-proj.iam.gserviceaccount.com', '--set-secrets=VISIONSTORY_API_KEY=visionstory-api-key:latest']) {
+      `--service-account=${WORKER_SA}`, '--set-secrets=VISIONSTORY_API_KEY=visionstory-api-key:latest', '--concurrency=20', '--max-instances=10']) {
       expect(worker.split(' ')).toContain(flag);
     }
     expect(envVarsOf(worker)).toMatchObject({
@@ -110,6 +136,10 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(api.split(' ')).toContain(`--image=${IMAGE}`);
     // Uploads reach 40 MB; Cloud Run refuses HTTP/1 requests over 32 MiB.
     expect(api.split(' ')).toContain('--use-http2');
+    // Its own account, and no provider key: --clear-secrets also drops one an older revision had.
+    expect(api.split(' ')).toContain(`--service-account=${API_SA}`);
+    expect(api.split(' ')).toContain('--clear-secrets');
+    expect(api).not.toContain('--set-secrets');
     expect(envVarsOf(api)).toMatchObject({
       SERVICE_ROLE: 'api',
       HTTP2_CLEARTEXT: 'true',
@@ -155,8 +185,42 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(again.stdout).toContain('Index exists already.');
     expect(again.stdout).toContain('Secret visionstory-api-key exists');
     expect(changes.some((c) => c.startsWith('gcloud run services update'))).toBe(false);
+    // The sweep job is updated in place (update spells the headers flag differently).
+    const sweep = again.raw.find((c) => c.args.slice(0, 4).join(' ') === 'scheduler jobs update http')!.args;
+    expect(sweep).toContain('avatar-sweep');
+    expect(sweep).toContain('--update-headers=Content-Type=application/json');
+    expect(sweep).toContain(`--oidc-service-account-email=${TASKS_SA}`);
+    expect(again.stdout).toContain('Sweep job avatar-sweep exists: updating it.');
     const worker = changes.find((c) => c.startsWith('gcloud run deploy avatar-worker '))!;
     expect(envVarsOf(worker)).toMatchObject({ SERVICE_ROLE: 'worker', WORKER_URL: `${WORKER_BASE}/worker/process-avatar` });
+  });
+
+  test('a queue that dispatches more at once than the worker can take stops the deploy before anything changes', () => {
+    expect(sandbox.run(SETUP, ['demo-proj', 'us-central1']).status).toBe(0);
+    // setup sized the queue for 10 x 20 = 200; a smaller worker would be flooded.
+    const run = deploy(['--max-instances=5']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('dispatches up to 200 tasks at once, but the worker takes only 5 instances x 20 requests = 100');
+    expect(run.stderr).toContain('--worker-max-instances=5 --worker-concurrency=20');
+    expect(mutations(run.calls)).toEqual([]);
+
+    // Sized down by setup as the message says, the same deploy goes through.
+    expect(sandbox.run(SETUP, ['demo-proj', 'us-central1', '--worker-max-instances=5']).status).toBe(0);
+    const fixed = deploy(['--max-instances=5']);
+    expect(fixed.stderr).toBe('');
+    expect(fixed.status).toBe(0);
+    expect(fixed.stdout).toContain('max-concurrent-dispatches 100 (the worker takes 100)');
+  });
+
+  test('before setup has made the image repository a build stops and says to run it', () => {
+    expect(sandbox.run(SETUP, ['demo-proj', 'us-central1']).status).toBe(0);
+    const state = sandbox.resources();
+    delete state['artifacts repositories/avatar'];
+    sandbox.setResources(state);
+    const run = deploy();
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('image repository avatar not found in us-central1: run ./setup-cloud-tasks.sh demo-proj us-central1 --repository=avatar first');
+    expect(mutations(run.calls)).toEqual([]);
   });
 
   test('without the key in the environment or Secret Manager it stops with instructions', () => {
@@ -198,6 +262,8 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(run.stdout).toContain('+ gcloud run deploy avatar-worker');
     expect(run.stdout).toContain('+ gcloud run services update avatar-worker');
     expect(run.stdout).toContain('+ gcloud run deploy avatar-api');
+    expect(run.stdout).toContain("+ gcloud scheduler jobs create http avatar-sweep --location=us-central1 --schedule=\\*/5\\ \\*\\ \\*\\ \\*\\ \\*");
+    expect(run.stdout).toContain('--uri=https://WORKER-URL/worker/sweep');
     expect(sandbox.resources()).toEqual({});
   });
 });

@@ -35,20 +35,23 @@ describe('infra/teardown.sh against a recording gcloud stand-in', () => {
     }
   });
 
-  test('typing the project id deletes the services, the queue and both accounts, and keeps the bucket', () => {
+  test('typing the project id deletes the sweep job, the services, the queue and the three accounts, and keeps the bucket', () => {
     const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1'], { input: 'demo-proj\n' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(mutations(run.calls)).toEqual([
+      'gcloud scheduler jobs delete avatar-sweep --location=us-central1 --quiet --project=demo-proj',
       'gcloud run services delete avatar-api --region=us-central1 --quiet --project=demo-proj',
       'gcloud run services delete avatar-worker --region=us-central1 --quiet --project=demo-proj',
       'gcloud tasks queues delete video-generation-queue --location=us-central1 --quiet --project=demo-proj',
       'gcloud iam service-accounts delete avatar-tasks@demo-proj.iam.gserviceaccount.com --quiet --project=demo-proj',
-      'gcloud iam service-accounts delete avatar-runtime@demo-proj.iam.gserviceaccount.com --quiet --project=demo-proj',
+      'gcloud iam service-accounts delete avatar-api@demo-proj.iam.gserviceaccount.com --quiet --project=demo-proj',
+      'gcloud iam service-accounts delete avatar-worker@demo-proj.iam.gserviceaccount.com --quiet --project=demo-proj',
       // The kept bucket loses its lifecycle rules.
       'gcloud storage buckets update gs://demo-proj-avatar-videos --clear-lifecycle --project=demo-proj',
       'gcloud firestore fields ttls update expireAt --collection-group=avatarJobs --disable-ttl --async --quiet --project=demo-proj',
     ]);
+    expect(sandbox.resources()['scheduler jobs/avatar-sweep']).toBeUndefined();
     expect(Object.keys(sandbox.resources())).toContain('storage buckets/gs://demo-proj-avatar-videos');
     expect(run.stdout).toContain('keeping bucket gs://demo-proj-avatar-videos');
   });
@@ -58,12 +61,17 @@ describe('infra/teardown.sh against a recording gcloud stand-in', () => {
     expect(run.status).toBe(0);
     expect(mutations(run.calls)).toContain('gcloud storage rm --recursive gs://demo-proj-avatar-videos --project=demo-proj');
     expect(mutations(run.calls)).toContain('gcloud artifacts repositories delete avatar --location=us-central1 --quiet --project=demo-proj');
-    expect(Object.keys(sandbox.resources()).filter((k) => !k.startsWith('firestore') && !k.startsWith('secrets'))).toEqual([]);
+    // Left on purpose: the database, the key, and the build source bucket (listed in the output).
+    expect(Object.keys(sandbox.resources()).filter((k) => !k.startsWith('firestore') && !k.startsWith('secrets'))).toEqual([
+      'storage buckets/gs://demo-proj_cloudbuild',
+    ]);
+    expect(run.stdout).toContain('the build source bucket gs://demo-proj_cloudbuild');
 
     const again = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--yes', '--delete-bucket', '--delete-images']);
     expect(again.status).toBe(0);
     expect(mutations(again.calls)).toEqual([]);
     expect(again.stdout).toContain('Queue video-generation-queue is already gone.');
+    expect(again.stdout).toContain('Sweep job avatar-sweep is already gone.');
   });
 
   test('after a deploy, teardown removes the TTL policy on avatarJobs.expireAt; a second run finds it gone', () => {
@@ -87,6 +95,7 @@ describe('infra/teardown.sh against a recording gcloud stand-in', () => {
     expect(run.status).toBe(0);
     expect(run.calls).toEqual([]);
     expect(run.stdout).toContain('+ gcloud run services delete avatar-api');
+    expect(run.stdout).toContain('+ gcloud scheduler jobs delete avatar-sweep --location=us-central1 --quiet');
     expect(run.stdout).toContain('+ gcloud storage rm --recursive gs://demo-proj-avatar-videos');
     expect(Object.keys(sandbox.resources())).toContain('run services/avatar-api');
   });

@@ -38,6 +38,20 @@ describe('configuration', () => {
     expect(c.auth.kind).toBe('firebase');
   });
 
+  test('the api service runs without the VisionStory key (only the worker may read it); the worker and the all-in-one role need it', () => {
+    const cloud = {
+      GOOGLE_CLOUD_PROJECT: 'p',
+      CLOUD_TASKS_LOCATION: 'us-central1',
+      WORKER_URL: 'https://worker.example.run.app/worker/process-avatar',
+      TASKS_SERVICE_ACCOUNT: 'tasks@p.iam.gserviceaccount.com',
+      PROVIDER: 'visionstory',
+    };
+    const api = loadConfig({ ...cloud, SERVICE_ROLE: 'api' });
+    expect(api.provider).toMatchObject({ kind: 'visionstory', apiKey: undefined });
+    expect(() => loadConfig({ ...cloud, SERVICE_ROLE: 'worker' })).toThrow(/VISIONSTORY_API_KEY: required for PROVIDER=visionstory/);
+    expect(() => loadConfig({ ...cloud, SERVICE_ROLE: 'all' })).toThrow(/VISIONSTORY_API_KEY/);
+  });
+
   test.each([
     [{ PORT: 'eighty' }, /PORT/],
     [{ SERVICE_ROLE: 'both' }, /SERVICE_ROLE/],
