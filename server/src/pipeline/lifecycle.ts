@@ -7,6 +7,7 @@ import { isTerminal, type Job, type JobStore } from '../ports/jobStore';
 import type { Notifier } from '../ports/notifier';
 import type { NotifyTask, TaskQueue } from '../ports/taskQueue';
 import type { WebhookSender } from '../ports/webhookSender';
+import { preparedImageKey } from './blobKeys';
 import { cancelJob, taskName } from './decisions';
 
 /**
@@ -46,9 +47,9 @@ function videoKeyOf(jobId: string): string {
   return `videos/${jobId}.mp4`;
 }
 
-/** Every blob a job may own: its two uploads and its video. */
+/** Every blob a job may own: its two uploads, the photo prepared from one, and its video. */
 export function blobKeysOf(job: Job): { uploads: string[]; video: string } {
-  return { uploads: [job.input.imagePath, job.input.audioPath], video: job.result?.videoPath ?? videoKeyOf(job.jobId) };
+  return { uploads: [job.input.imagePath, job.input.audioPath, preparedImageKey(job.jobId)], video: job.result?.videoPath ?? videoKeyOf(job.jobId) };
 }
 
 /** The retention dates of a job that ended at `endedAt` (pure). */

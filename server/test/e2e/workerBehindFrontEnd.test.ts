@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 test('behind the Cloud Run front end, a worker that verifies signatures (not in Cloud Run mode) refuses every task with 401', async () => {
-  const image = await makeTestImage(media, { format: 'png', width: 64, height: 64 });
+  const image = await makeTestImage(media, { format: 'png', width: 320, height: 320 });
   const audio = await makeTestAudio(media, { format: 'wav', seconds: 1 });
   const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Refused' });
   expect(res.status).toBe(202);

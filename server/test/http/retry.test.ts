@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { makeCorruptFile, makeTestAudio, makeTestImage } from '../support/media';
+import { makeHugeDeclaredPng, makeTestAudio, makeTestImage } from '../support/media';
 import { getJob, listFiles, readEvents, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
 
 // POST /jobs/:id/retry, absolute result.videoUrl, and one event per visible change, against the
@@ -20,7 +20,8 @@ beforeAll(async () => {
   [image, audio, broken] = await Promise.all([
     makeTestImage(media, { format: 'jpeg', name: 'face' }),
     makeTestAudio(media, { format: 'wav', seconds: 1, name: 'voice' }),
-    makeCorruptFile(media, { looksLike: 'jpeg', name: 'broken' }),
+    // A real PNG header (640×480, so the upload checks pass) over pixel data that does not inflate.
+    makeHugeDeclaredPng(media, { width: 640, height: 480, bytes: 4096, name: 'broken' }),
   ]);
   stack = await startTestStack({ env: { LOCAL_RENDER_LATENCY_MS: '1200', MAX_ACTIVE_JOBS_PER_USER: '2' } });
 });

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { makeCorruptFile, makeTestAudio, makeTestImage } from '../support/media';
+import { makeHugeDeclaredPng, makeTestAudio, makeTestImage } from '../support/media';
 import { startTestStack, upload, type TestStack } from '../support/stack';
 import { ARTIFACTS, CHROMIUM, launchBrowser } from './browser';
 
@@ -32,7 +32,8 @@ beforeAll(async () => {
   [image, audio, broken] = await Promise.all([
     makeTestImage(media, { format: 'jpeg', name: 'face' }),
     makeTestAudio(media, { format: 'wav', seconds: 2, name: 'voice' }),
-    makeCorruptFile(media, { looksLike: 'jpeg', name: 'broken' }),
+    // A real PNG header (640×480, so the upload checks pass) over pixel data that does not inflate.
+    makeHugeDeclaredPng(media, { width: 640, height: 480, bytes: 4096, name: 'broken' }),
   ]);
   browser = await launchBrowser();
   // A slow provider: jobs stay in the provider step long enough to watch, estimate and cancel.
