@@ -13,6 +13,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runPollScheduleBench } from './pollSchedule';
 import { runProviderHourBench } from './providerHour';
 import type { BenchRow } from './support';
 import { runUploadBench } from './upload';
@@ -25,6 +26,7 @@ const PARTS: Record<string, { title: string; run: (log: (l: string) => void) => 
   upload: { title: 'upload memory and throughput', run: (log) => runUploadBench({ log }) },
   worker: { title: 'worker step latency', run: (log) => runWorkerStepBench({ log }) },
   hour: { title: 'worker time per provider hour', run: (log) => runProviderHourBench({ log }) },
+  polls: { title: 'predictive polling against the fixed schedule', run: (log) => runPollScheduleBench({ log }) },
 };
 
 function table(rows: BenchRow[]): string {
