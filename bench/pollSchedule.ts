@@ -141,6 +141,13 @@ export async function runPollScheduleBench(options: PollScheduleBenchOptions = {
       detail: { fixedDelaySec: mean(fixed.delays), predictiveDelaySec: mean(smart.delays), maxPredictiveDelaySec: Math.max(...smart.delays) },
     },
   ];
+  const renderHours = renders.reduce((a, r) => a + r.renderSec, 0) / 3600;
+  rows.push({
+    target: 'billed worker seconds per provider-hour, predictive vs fixed (each poll rounded up to 100 ms)',
+    measured: `${fmt(smart.billedSec / renderHours, 2)} s vs ${fmt(fixed.billedSec / renderHours, 2)} s`,
+    goal: '(information)',
+    pass: null,
+  });
   for (const sigma of options.moreSigmas ?? [0.1, 0.25]) {
     const other = compare({ ...dist, sigma });
     rows.push({
