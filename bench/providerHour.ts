@@ -46,6 +46,11 @@ class ClockedProvider implements AvatarProvider {
     return { videoId };
   }
 
+  /** When the (single) video of the benchmark was requested. */
+  videoStartedAt(): number {
+    return [...this.startedAt.values()][0] ?? 0;
+  }
+
   async getVideo(videoId: string): Promise<VideoState> {
     this.getVideoCalls++;
     const elapsedSec = (this.clock() - this.startedAt.get(videoId)!) / 1000;
@@ -56,6 +61,31 @@ class ClockedProvider implements AvatarProvider {
   async openVideo(): Promise<Readable> {
     return Readable.from([Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypisom'), Buffer.alloc(4096)])]);
   }
+}
+
+/** Assumed start-up of a compiled worker instance (the bench's start-to-listening figure is about this). */
+const COLD_START_SEC = 1;
+/** Cloud Run keeps an idle instance for up to about 15 minutes before scaling to zero. */
+const IDLE_BEFORE_SCALE_DOWN_SEC = 15 * 60;
+
+/**
+ * What Cloud Run's request-based billing charges for these requests: each one from start to end
+ * rounded up to 100 ms (concurrent requests on one instance would overlap; these are one job's
+ * steps, one after another), plus a cold start for the first request and for every request
+ * after a gap longer than the idle time before scale-down.
+ */
+export function cloudRunBilling(durationsMs: number[], atMs: number[]): { billedSec: number; requestSec: number; coldStarts: number } {
+  let billedMs = 0;
+  let coldStarts = 0;
+  durationsMs.forEach((ms, i) => {
+    billedMs += Math.max(1, Math.ceil(ms / 100)) * 100;
+    if (i === 0 || atMs[i]! - atMs[i - 1]! > IDLE_BEFORE_SCALE_DOWN_SEC * 1000) coldStarts++;
+  });
+  return {
+    billedSec: billedMs / 1000 + coldStarts * COLD_START_SEC,
+    requestSec: durationsMs.reduce((a, b) => a + b, 0) / 1000,
+    coldStarts,
+  };
 }
 
 function timestampMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
@@ -129,10 +159,13 @@ export async function runProviderHourBench(options: ProviderHourBenchOptions = {
 
     // Each dispatched worker request resolves the waiter for its task when its answer is sent.
     const requestTimes: number[] = [];
+    /** Simulated clock at each worker request: gaps longer than Cloud Run's idle time mean a cold start. */
+    const requestClock: number[] = [];
     const statuses: Record<string, number> = {};
     let onAnswer: (() => void) | undefined;
     const timer = timeRequests(server, '/worker/', (ms, _req, res) => {
       requestTimes.push(ms);
+      requestClock.push(clockMs);
       statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
       onAnswer?.();
     });
@@ -161,12 +194,31 @@ export async function runProviderHourBench(options: ProviderHourBenchOptions = {
     const job = (await store.get(jobId))!;
     const workerSec = requestTimes.reduce((a, b) => a + b, 0) / 1000;
     const simulatedSec = (clockMs - startMs) / 1000;
+    const billing = cloudRunBilling(requestTimes, requestClock);
+    const providerDoneMs = provider.videoStartedAt() + providerSec * 1000;
+    const detectionDelaySec = (Date.parse(job.completedAt ?? new Date(clockMs).toISOString()) - providerDoneMs) / 1000;
     log(
       `hour: job ${job.status} after ${fmt(simulatedSec / 60)} simulated minutes; ${job.provider.polls} polls, ` +
         `${requestTimes.length} worker requests (statuses ${JSON.stringify(statuses)}) took ${fmt(workerSec, 3)} s in total ` +
         `(mean ${fmt((workerSec * 1000) / requestTimes.length)} ms); ${fmt(wallSec)} s of real time`,
     );
     return [
+      {
+        target: `billed worker seconds per ${fmt(providerSec / 3600, 1)} h of provider time (Cloud Run: each request rounded up to 100 ms, + cold starts)`,
+        measured:
+          `${fmt(billing.billedSec, 1)} s (${job.provider.polls} polls, ${requestTimes.length} requests, ` +
+          `${billing.coldStarts} cold start × ${COLD_START_SEC} s)`,
+        goal: '(information: polls × 0.1 s is the floor)',
+        pass: null,
+        detail: { ...billing, coldStartSecAssumed: COLD_START_SEC, idleBeforeScaleDownSec: IDLE_BEFORE_SCALE_DOWN_SEC },
+      },
+      {
+        target: 'mean delay from the provider finishing to the job completing (fixed schedule, same hour)',
+        measured: `${fmt(detectionDelaySec, 1)} s`,
+        goal: '(information: compare the polls rows)',
+        pass: null,
+        detail: { detectionDelaySec },
+      },
       {
         target: `worker request time per ${fmt(providerSec / 3600, 1)} h of provider time`,
         measured: `${fmt(workerSec, 2)} s (${job.provider.polls} polls, ${requestTimes.length} requests)`,

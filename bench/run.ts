@@ -15,6 +15,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runLocalRenderBench } from './localRender';
+import { runPollScheduleBench } from './pollSchedule';
 import { runProviderHourBench } from './providerHour';
 import type { BenchRow } from './support';
 import { runUploadBench } from './upload';
@@ -28,6 +29,7 @@ const PARTS: Record<string, { title: string; run: (log: (l: string) => void) => 
   worker: { title: 'worker step latency', run: (log) => runWorkerStepBench({ log }) },
   hour: { title: 'worker time per provider hour', run: (log) => runProviderHourBench({ log }) },
   render: { title: 'local avatar render speed', run: (log) => runLocalRenderBench({ log }) },
+  polls: { title: 'predictive polling against the fixed schedule', run: (log) => runPollScheduleBench({ log }) },
 };
 
 function table(rows: BenchRow[]): string {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { DEFAULT_POLL_DENSITY, type PollScheduleSettings } from './pipeline/pollForecast';
 
 /**
  * The whole environment, read once at start and checked by one schema. A bad value stops the
@@ -90,6 +91,15 @@ const EnvSchema = z.object({
 
   POLL_SCHEDULE: secondsList.default([5, 15, 30, 60]),
   POLL_MAX_INTERVAL: seconds.default(60),
+  /**
+   * Predictive polling: plan polls around the render time learned from past jobs (default on
+   * with VisionStory, off with the local ffmpeg render, which ends in seconds).
+   */
+  POLL_FORECAST: z.enum(['on', 'off']).optional(),
+  /** The longest gap between two polls while the forecast says the video is still far off. */
+  POLL_FORECAST_MAX_INTERVAL: seconds.default(600),
+  /** The shortest gap between two polls (VisionStory asks for at least 5 s). */
+  POLL_MIN_INTERVAL: seconds.default(5),
   STEP_LEASE: seconds.default(120),
   JOB_DEADLINE: seconds.default(24 * 3600),
   /** Provider trouble (network, timeout, 5xx, 429) is retried by the pipeline for this long (6 h). */
@@ -194,6 +204,8 @@ export interface AppConfig {
     providerRetryWindowSec: number;
     providerRetryMinBackoffSec: number;
     providerRetryMaxBackoffSec: number;
+    /** Predictive polling (null: the fixed POLL_SCHEDULE). */
+    pollForecast: PollScheduleSettings | null;
   };
   sweep: {
     /** Seconds between local sweeps; 0 turns the timer off (the start-up sweep still runs). */
@@ -316,6 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `STEP_LEASE: must be longer than VISIONSTORY_TIMEOUT (${e.STEP_LEASE} s ≤ ${e.VISIONSTORY_TIMEOUT} s): a step still waiting for the provider would lose its lease and run twice`,
     );
   }
+  if (e.POLL_MIN_INTERVAL > e.POLL_FORECAST_MAX_INTERVAL) problems.push('POLL_MIN_INTERVAL: must not exceed POLL_FORECAST_MAX_INTERVAL');
   for (const [i, s] of e.POLL_SCHEDULE.entries()) {
     if (s <= 0) problems.push(`POLL_SCHEDULE: entry ${i + 1} must be positive`);
   }
@@ -385,6 +398,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       providerRetryWindowSec: e.PROVIDER_RETRY_WINDOW,
       providerRetryMinBackoffSec: e.PROVIDER_RETRY_MIN_BACKOFF,
       providerRetryMaxBackoffSec: e.PROVIDER_RETRY_MAX_BACKOFF,
+      pollForecast:
+        (e.POLL_FORECAST ?? (providerKind === 'visionstory' ? 'on' : 'off')) === 'on'
+          ? {
+              minIntervalSec: e.POLL_MIN_INTERVAL,
+              maxIntervalSec: e.POLL_FORECAST_MAX_INTERVAL,
+              fallbackIntervalSec: e.POLL_MAX_INTERVAL,
+              density: DEFAULT_POLL_DENSITY,
+            }
+          : null,
     },
     sweep: { intervalSec: e.SWEEP_INTERVAL, graceSec: e.SWEEP_GRACE },
     limits: {

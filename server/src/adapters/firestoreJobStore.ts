@@ -1,7 +1,7 @@
 import { FieldPath, Timestamp, type DocumentData, type Firestore } from 'firebase-admin/firestore';
 import { ClientError, PermanentError, RetryableError } from '../errors';
 import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
-import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
+import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 /** The fields the Flutter app orders and displays as dates: stored as Firestore Timestamps. */
 const TIMESTAMP_FIELDS = ['createdAt', 'updatedAt', 'completedAt', 'leaseUntil', 'nextRunAt', 'expireAt'] as const;
@@ -18,6 +18,8 @@ export interface FirestoreJobStoreOptions {
   firestore: Firestore;
   /** Collection holding one document per job, id = jobId. */
   collection?: string;
+  /** Collection holding one small stats document per provider, id = provider name. */
+  statsCollection?: string;
   /** How long {@link FirestoreJobStore.ping} waits before declaring the store unreachable. */
   pingTimeoutMs?: number;
 }
@@ -38,10 +40,12 @@ export class FirestoreJobStore implements JobStore {
   private readonly db: Firestore;
   private readonly collectionName: string;
   private readonly pingTimeoutMs: number;
+  private readonly statsCollectionName: string;
 
   constructor(options: FirestoreJobStoreOptions) {
     this.db = options.firestore;
     this.collectionName = options.collection ?? 'avatarJobs';
+    this.statsCollectionName = options.statsCollection ?? 'providerStats';
     this.pingTimeoutMs = options.pingTimeoutMs ?? 5000;
   }
 
@@ -159,6 +163,28 @@ export class FirestoreJobStore implements JobStore {
         onSnapshot(fromDocument(snap.data()!));
       },
       (err) => onError?.(translate(err)),
+    );
+  }
+
+  async getProviderStats(provider: string): Promise<ProviderStats | null> {
+    const snap = await guard(() => this.db.collection(this.statsCollectionName).doc(provider).get());
+    return snap.exists ? (snap.data() as ProviderStats) : null;
+  }
+
+  async updateProviderStats(provider: string, mutate: (current: ProviderStats | null) => ProviderStats): Promise<ProviderStats> {
+    const ref = this.db.collection(this.statsCollectionName).doc(provider);
+    // Every finished render of a provider writes this one document: transactions on it contend
+    // under load, hence more attempts than the default five.
+    return guard(() =>
+      this.db.runTransaction(
+        async (tx) => {
+          const snap = await tx.get(ref);
+          const next = mutate(snap.exists ? (snap.data() as ProviderStats) : null);
+          tx.set(ref, withoutUndefined(next) as DocumentData);
+          return next;
+        },
+        { maxAttempts: 20 },
+      ),
     );
   }
 

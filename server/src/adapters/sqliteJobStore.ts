@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PermanentError } from '../errors';
 import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
-import type { Job, JobMutation, JobPage, JobStore, Unsubscribe, UpdateResult } from '../ports/jobStore';
+import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 interface Row {
   doc: string;
@@ -36,6 +36,8 @@ export class SqliteJobStore implements JobStore {
     overdueNext: Database.Statement;
     remove: Database.Statement;
     endedBefore: Database.Statement;
+    statsSelect: Database.Statement;
+    statsWrite: Database.Statement;
   };
 
   constructor(options: { file: string; pollMs?: number }) {
@@ -54,6 +56,10 @@ export class SqliteJobStore implements JobStore {
         doc        TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner_uid, created_at DESC, job_id DESC);
+      CREATE TABLE IF NOT EXISTS provider_stats (
+        provider TEXT PRIMARY KEY,
+        doc      TEXT NOT NULL
+      );
       CREATE INDEX IF NOT EXISTS jobs_overdue ON jobs (status, json_extract(doc, '$.nextRunAt'), job_id);
     `);
     this.sql = {
@@ -81,6 +87,10 @@ export class SqliteJobStore implements JobStore {
       endedBefore: this.db.prepare(
         `SELECT doc FROM jobs WHERE status IN ('completed', 'failed', 'cancelled')
            AND json_extract(doc, '$.completedAt') < ? ORDER BY json_extract(doc, '$.completedAt') LIMIT ?`,
+      ),
+      statsSelect: this.db.prepare('SELECT doc FROM provider_stats WHERE provider = ?'),
+      statsWrite: this.db.prepare(
+        'INSERT INTO provider_stats (provider, doc) VALUES (?, ?) ON CONFLICT (provider) DO UPDATE SET doc = excluded.doc',
       ),
     };
     this.pollMs = options.pollMs ?? 500;
@@ -191,6 +201,22 @@ export class SqliteJobStore implements JobStore {
     };
     queueMicrotask(check);
     return stop;
+  }
+
+  async getProviderStats(provider: string): Promise<ProviderStats | null> {
+    const row = this.sql.statsSelect.get(provider) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as ProviderStats) : null;
+  }
+
+  async updateProviderStats(provider: string, mutate: (current: ProviderStats | null) => ProviderStats): Promise<ProviderStats> {
+    const { statsSelect, statsWrite } = this.sql;
+    const run = this.db.transaction((): ProviderStats => {
+      const row = statsSelect.get(provider) as { doc: string } | undefined;
+      const next = mutate(row ? (JSON.parse(row.doc) as ProviderStats) : null);
+      statsWrite.run(provider, JSON.stringify(next));
+      return next;
+    });
+    return run.immediate();
   }
 
   async ping(): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sampleRenderSec, type RenderTimeDistribution } from '../pipeline/pollForecast';
 import { promises as fs, createReadStream } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -45,6 +46,13 @@ export interface VisionStorySimulatorOptions {
   latencyMs?: number;
   /** How long POST /api/v1/video takes to answer (default 0): the window in which a repeated key gets 409. */
   createLatencyMs?: number;
+  /**
+   * Render times drawn per video from lognormal(k × audio seconds, sigma) instead of the fixed
+   * `latencyMs`, so schedules can be compared on realistic renders. `random` (default
+   * Math.random) makes the draws repeatable. The audio length is read from a WAV header; other
+   * formats count as 60 s.
+   */
+  renderTime?: RenderTimeDistribution & { random?: () => number };
   /** Probability (0..1) that a render ends `failed` (default 0). */
   failureRate?: number;
   /** Make real MP4s with ffmpeg (default true); false serves a few placeholder bytes, for fast tests. */
@@ -111,10 +119,26 @@ interface Video {
   avatarId: string;
   audio: Media;
   createdAt: number;
+  /** This video's time from creation to `created`. */
+  latencyMs: number;
   willFail: boolean;
   file?: string;
   renderError?: string;
   expired: boolean;
+}
+
+/** Seconds of audio in a PCM WAV (from the header's byte rate and data size); null for other formats. */
+export function wavSeconds(bytes: Buffer): number | null {
+  if (bytes.length < 44 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') return null;
+  let byteRate = 0;
+  for (let at = 12; at + 8 <= bytes.length; ) {
+    const id = bytes.toString('ascii', at, at + 4);
+    const size = bytes.readUInt32LE(at + 4);
+    if (id === 'fmt ' && at + 16 <= bytes.length) byteRate = bytes.readUInt32LE(at + 16);
+    if (id === 'data') return byteRate > 0 ? Math.min(size, bytes.length - at - 8) / byteRate : null;
+    at += 8 + size + (size % 2);
+  }
+  return null;
 }
 
 /** A 4xx/5xx answer in VisionStory's error shape. */
@@ -281,8 +305,8 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
   function statusOf(video: Video): Record<string, unknown> {
     const elapsed = Date.now() - video.createdAt;
     const base = { video_id: video.id, avatar_id: video.avatarId };
-    if (elapsed < latencyMs / 4) return { ...base, status: 'queued' };
-    if (elapsed < latencyMs) return { ...base, status: 'creating' };
+    if (elapsed < video.latencyMs / 4) return { ...base, status: 'queued' };
+    if (elapsed < video.latencyMs) return { ...base, status: 'creating' };
     if (video.willFail) return { ...base, status: 'failed', error_message: 'Simulated render failure' };
     if (video.renderError) return { ...base, status: 'failed', error_message: video.renderError };
     if (!video.file) return { ...base, status: 'creating' };
@@ -313,6 +337,9 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
         avatarId: body.avatar_id,
         audio,
         createdAt: Date.now(),
+        latencyMs: options.renderTime
+          ? sampleRenderSec(wavSeconds(audio.bytes) ?? 60, options.renderTime, options.renderTime.random ?? Math.random) * 1000
+          : latencyMs,
         willFail: Math.random() < failureRate,
         expired: false,
       };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Job, JobError, JobInput, JobRetry, StepName } from '../ports/jobStore';
 import { isTerminal } from '../ports/jobStore';
 import { humanDuration } from '../time';
+import { forecastPollDelaySec, refineWithProgress, type PollScheduleSettings, type RenderForecast } from './pollForecast';
 
 /**
  * The job state machine as pure functions: given a job, the clock and what a step returned,
@@ -40,6 +41,11 @@ export interface PipelineSettings {
   /** Backoff of those retries: doubles from min to max, with jitter, never below Retry-After. */
   providerRetryMinBackoffSec: number;
   providerRetryMaxBackoffSec: number;
+  /**
+   * Predictive polling: when set, and the job has a render forecast, polls follow the forecast
+   * (sparse before the likely end, dense around it); otherwise the fixed schedule above.
+   */
+  pollForecast?: PollScheduleSettings | null;
 }
 
 /** Deterministic task name: hashed prefix (sequential prefixes slow a Cloud Tasks queue). */
@@ -56,6 +62,37 @@ export function idempotencyKey(jobId: string, step: 'avatar' | 'video'): string 
 /** Adaptive polling: 5 s, 15 s, 30 s, 60 s, ... then every pollMaxIntervalSec. */
 export function pollDelaySec(pollsDone: number, settings: Pick<PipelineSettings, 'pollScheduleSec' | 'pollMaxIntervalSec'>): number {
   return settings.pollScheduleSec[pollsDone] ?? settings.pollMaxIntervalSec;
+}
+
+/**
+ * Seconds until the next poll of a video still rendering: from the job's render forecast
+ * (narrowed by the provider's own percent, when it gives one) when predictive polling is on,
+ * else the fixed schedule.
+ */
+export function nextPollDelaySec(
+  provider: Job['provider'],
+  now: string,
+  providerPercent: number | undefined,
+  settings: Pick<PipelineSettings, 'pollScheduleSec' | 'pollMaxIntervalSec' | 'pollForecast'>,
+): number {
+  if (!settings.pollForecast || !provider.forecast || !provider.requestedAt) return pollDelaySec(provider.polls, settings);
+  const elapsedSec = Math.max(0, (Date.parse(now) - Date.parse(provider.requestedAt)) / 1000);
+  const forecast = refineWithProgress(provider.forecast, elapsedSec, providerPercent);
+  return forecastPollDelaySec(forecast, elapsedSec, settings.pollForecast);
+}
+
+/**
+ * One learned render: from the request to the middle of the gap between the last poll that
+ * found the video unfinished and the one that found it ready (the end is somewhere in there).
+ * Null when the job cannot say (no request time, or no audio length).
+ */
+export function renderSampleOf(job: Job, now: string): { renderSec: number; audioSec: number } | null {
+  const audioSec = job.input.audioDurationSec;
+  if (!job.provider.requestedAt || !audioSec || !(audioSec > 0)) return null;
+  const start = Date.parse(job.provider.requestedAt);
+  const lastBusy = Date.parse(job.provider.checkedAt ?? job.provider.requestedAt);
+  const renderSec = ((lastBusy + Date.parse(now)) / 2 - start) / 1000;
+  return renderSec > 0 ? { renderSec, audioSec } : null;
 }
 
 function stepNumber(step: StepName): number {
@@ -184,7 +221,8 @@ export function decideClaim(job: Job, stepSeq: number, now: string, settings: Pi
 /** What a step returned. */
 export type StepOutcome =
   | { kind: 'avatar_created'; avatarId: string }
-  | { kind: 'video_requested'; videoId: string }
+  /** `forecast`: the render time expected, when predictive polling is on. */
+  | { kind: 'video_requested'; videoId: string; forecast?: RenderForecast | null }
   | { kind: 'video_pending'; providerStatus: string; providerPercent?: number }
   | { kind: 'video_ready'; providerStatus: string }
   | { kind: 'video_failed'; providerStatus: string; reason: string }
@@ -228,9 +266,17 @@ export function applyOutcome(job: Job, outcome: StepOutcome, now: string, settin
         0,
       );
     case 'video_requested': {
-      const delaySec = pollDelaySec(0, settings);
+      const provider = {
+        ...job.provider,
+        videoId: outcome.videoId,
+        providerStatus: 'queued',
+        requestedAt: now,
+        checkedAt: null,
+        forecast: outcome.forecast ?? null,
+      };
+      const delaySec = nextPollDelaySec(provider, now, undefined, settings);
       return advance(
-        { provider: { ...job.provider, videoId: outcome.videoId, providerStatus: 'queued' } },
+        { provider },
         'video.poll',
         STEP_START_PERCENT['video.poll'],
         STEP_MESSAGES['video.poll'],
@@ -244,11 +290,11 @@ export function applyOutcome(job: Job, outcome: StepOutcome, now: string, settin
         ? 25 + (outcome.providerPercent / 100) * 60
         : 85 - 60 * Math.pow(0.85, polls);
       return advance(
-        { provider: { ...job.provider, polls, providerStatus: outcome.providerStatus } },
+        { provider: { ...job.provider, polls, providerStatus: outcome.providerStatus, checkedAt: now } },
         'video.poll',
         estimated,
         `${STEP_MESSAGES['video.poll']} (${outcome.providerStatus}, check ${polls})`,
-        pollDelaySec(polls, settings),
+        nextPollDelaySec({ ...job.provider, polls }, now, outcome.providerPercent, settings),
       );
     }
     case 'video_ready':

@@ -15,10 +15,12 @@ import {
   isLastAttempt,
   isProviderTransient,
   releaseAfterRetryableError,
+  renderSampleOf,
   taskName,
   type PipelineSettings,
   type StepOutcome,
 } from './decisions';
+import { addRenderSample, forecastRender, type RenderForecast } from './pollForecast';
 
 export interface PipelineDeps {
   store: JobStore;
@@ -187,6 +189,8 @@ async function advanceJobStep(deps: PipelineDeps, task: StepTask, delivery: Deli
     percent: transition.job.progress.percent,
   });
 
+  if (outcome.kind === 'video_ready') await learnRenderTime(deps, job, now(), log);
+
   // 4. Enqueue the next step. Awaited: if it fails, the queue retries this task, which finds
   // the job advanced and re-creates the missing task (see 'stale' above).
   if (transition.next) {
@@ -194,6 +198,26 @@ async function advanceJobStep(deps: PipelineDeps, task: StepTask, delivery: Deli
     return 'advanced';
   }
   return transition.job.status === 'completed' ? 'completed' : 'failed';
+}
+
+/** The render forecast for a job; a store that cannot answer just means "no history yet". */
+async function forecastFor(deps: PipelineDeps, job: Job): Promise<RenderForecast> {
+  const stats = await deps.store.getProviderStats(deps.provider.name).catch(() => null);
+  return forecastRender(stats, job.input.audioDurationSec);
+}
+
+/**
+ * Adds a finished render to the provider's stats. Learning is a bonus: a failure here is
+ * logged and never fails the step (the video is ready and the job moves on).
+ */
+async function learnRenderTime(deps: PipelineDeps, job: Job, now: string, log: Logger): Promise<void> {
+  const sample = renderSampleOf(job, now);
+  if (!sample) return;
+  try {
+    await deps.store.updateProviderStats(deps.provider.name, (current) => addRenderSample(current, deps.provider.name, sample, now));
+  } catch (err) {
+    log.warn({ message: 'could not record the render time', error: (err as Error).message });
+  }
 }
 
 async function runStep(deps: PipelineDeps, job: Job): Promise<StepOutcome> {
@@ -217,7 +241,9 @@ async function runStep(deps: PipelineDeps, job: Job): Promise<StepOutcome> {
         idempotencyKey(job.jobId, 'video'),
         { instructorName: job.input.instructorName, instructorBio: job.input.instructorBio },
       );
-      return { kind: 'video_requested', videoId };
+      // Predictive polling: the render time to expect, from what this provider's past renders took.
+      const forecast = deps.settings.pollForecast ? await forecastFor(deps, job) : null;
+      return { kind: 'video_requested', videoId, forecast };
     }
     case 'video.poll': {
       if (!job.provider.videoId) throw new PermanentError('internal', 'No video id at the poll step');

@@ -43,6 +43,12 @@ export interface JobProvider {
   videoId: string | null;
   providerStatus: string | null;
   polls: number;
+  /** When the video was requested: render times are counted from here. */
+  requestedAt?: string | null;
+  /** When the last poll found the video unfinished. */
+  checkedAt?: string | null;
+  /** The render time expected when the video was requested (lognormal: median and sigma of its log). */
+  forecast?: { medianSec: number; sigma: number } | null;
 }
 
 export interface JobResult {
@@ -129,6 +135,22 @@ export interface UpdateResult {
   changed: boolean;
 }
 
+/**
+ * What the store keeps per provider (one small document, `providerStats/{provider}` in
+ * Firestore): a running estimate of ln(render seconds per audio second), updated when a
+ * render finishes, so polls can be planned around the moment a video is likely ready.
+ */
+export interface ProviderStats {
+  provider: string;
+  /** Renders counted (the weight of the estimate is capped, so it keeps following the provider). */
+  samples: number;
+  /** Mean of ln k, k = render seconds / audio seconds. */
+  meanLogK: number;
+  /** Sum of squared deviations of ln k from the mean (Welford). */
+  m2LogK: number;
+  updatedAt: string;
+}
+
 /** Stops a {@link JobStore.watch} subscription. */
 export type Unsubscribe = () => void;
 
@@ -164,6 +186,13 @@ export interface JobStore {
    * that work instead.
    */
   listEndedBefore(before: string, limit: number): Promise<Job[]>;
+  /** What the store has learned about a provider's render times; null before its first render. */
+  getProviderStats(provider: string): Promise<ProviderStats | null>;
+  /**
+   * Atomic read-modify-write of a provider's stats (`mutate` sees null the first time). Like
+   * {@link JobStore.update}, `mutate` must be pure: stores may call it more than once.
+   */
+  updateProviderStats(provider: string, mutate: (current: ProviderStats | null) => ProviderStats): Promise<ProviderStats>;
   /** Answers when the store is reachable; throws otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

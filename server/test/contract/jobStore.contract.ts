@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ClientError } from '../../src/errors';
-import type { Job, JobPage, JobStore, JobStatus } from '../../src/ports/jobStore';
+import type { Job, JobPage, JobStatus, JobStore, ProviderStats } from '../../src/ports/jobStore';
 
 /** What an adapter under contract can promise beyond the basics. */
 export interface JobStoreCapabilities {
@@ -385,6 +385,47 @@ export function describeJobStoreContract(
         await store.delete(job.jobId);
         expect(await store.get(job.jobId)).toBeNull();
         await expect(store.delete(job.jobId)).resolves.toBeUndefined();
+      });
+    });
+
+    describe('provider stats (what predictive polling learns)', () => {
+      const stats = (provider: string, samples: number, meanLogK: number): ProviderStats => ({
+        provider,
+        samples,
+        meanLogK,
+        m2LogK: 0.25 * samples,
+        updatedAt: '2025-03-01T10:00:00.000Z',
+      });
+
+      test('a provider that never finished a render has no stats', async () => {
+        await expect(store.getProviderStats('visionstory')).resolves.toBeNull();
+      });
+
+      test('the first update sees nothing, the next sees what it wrote, and each provider keeps its own', async () => {
+        const seen: (ProviderStats | null)[] = [];
+        await store.updateProviderStats('visionstory', (current) => {
+          seen.push(current);
+          return stats('visionstory', 1, 2.3);
+        });
+        const second = await store.updateProviderStats('visionstory', (current) => {
+          seen.push(current);
+          return stats('visionstory', (current?.samples ?? 0) + 1, 2.4);
+        });
+        await store.updateProviderStats('local-render', () => stats('local-render', 1, 0.1));
+        expect(seen[0]).toBeNull();
+        expect(seen[seen.length - 1]).toEqual(stats('visionstory', 1, 2.3));
+        expect(second).toEqual(stats('visionstory', 2, 2.4));
+        await expect(store.getProviderStats('visionstory')).resolves.toEqual(stats('visionstory', 2, 2.4));
+        await expect(store.getProviderStats('local-render')).resolves.toEqual(stats('local-render', 1, 0.1));
+      });
+
+      (caps.atomicTransactions ? test : test.skip)('when 10 finished renders update the stats at once, all 10 are counted', async () => {
+        await Promise.all(
+          Array.from({ length: 10 }, () =>
+            store.updateProviderStats('visionstory', (current) => stats('visionstory', (current?.samples ?? 0) + 1, 2.3)),
+          ),
+        );
+        expect((await store.getProviderStats('visionstory'))?.samples).toBe(10);
       });
     });
 

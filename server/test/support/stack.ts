@@ -15,6 +15,9 @@ export const FAST_ENV: Record<string, string> = {
   LOG_LEVEL: 'silent',
   POLL_SCHEDULE: '0.2,0.3,0.5',
   POLL_MAX_INTERVAL: '0.5',
+  // Predictive polling (on with VisionStory) on the same short scale.
+  POLL_MIN_INTERVAL: '0.2',
+  POLL_FORECAST_MAX_INTERVAL: '0.5',
   TASK_MIN_BACKOFF: '0.2',
   TASK_MAX_BACKOFF: '1',
   STEP_LEASE: '30',

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { probeMedia } from '../../src/local/ffmpeg';
-import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
+import { startVisionStorySimulator, wavSeconds, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import { makeTestAudio, makeTestImage } from '../support/media';
 
 /**
@@ -94,6 +94,26 @@ test('when an avatar and a video are created, the video goes queued → creating
   const file = await fetch(last.video_url);
   expect(file.status).toBe(200);
   expect((await file.arrayBuffer()).byteLength).toBeGreaterThan(0);
+});
+
+test('with a render-time distribution, each video takes k × its audio seconds (here 1 s of WAV at k 0.4: about 400 ms)', async () => {
+  const timed = await startVisionStorySimulator({ apiKey: KEY, render: false, renderTime: { kPerAudioSec: 0.4, sigma: 0 } });
+  try {
+    const avatarId = (await api('POST', '/api/v1/avatar', inlineImage(), KEY, timed.baseUrl)).json.data.avatar_id as string;
+    const started = Date.now();
+    const videoId = (await api('POST', '/api/v1/video', videoBody(avatarId, 'req-timed'), KEY, timed.baseUrl)).json.data.video_id as string;
+    await waitForStatus(timed.baseUrl, videoId, ['created'], 5000);
+    const tookMs = Date.now() - started;
+    expect(tookMs).toBeGreaterThanOrEqual(390);
+    expect(tookMs).toBeLessThan(3000);
+  } finally {
+    await timed.close();
+  }
+});
+
+test('the WAV length the simulator reads is the recording length', () => {
+  expect(wavSeconds(Buffer.from(audioB64, 'base64'))).toBeCloseTo(1, 2);
+  expect(wavSeconds(Buffer.from('not a wav file at all, just some bytes to be long enough'))).toBeNull();
 });
 
 test('when the same client_request_id is posted again after the first answered, the same video_id comes back', async () => {
