@@ -89,7 +89,7 @@ async function withLocalFile<T>(blobs: BlobStore, key: string, use: (file: strin
   }
 }
 
-async function checkAudio(blobs: BlobStore, audio: StoredUpload, limits: MediaLimits, log?: Logger): Promise<void> {
+async function checkAudio(blobs: BlobStore, audio: StoredUpload, limits: MediaLimits, log?: Logger): Promise<number> {
   let seconds: number | null = null;
   try {
     const info = await withLocalFile(blobs, audio.key, (file) => probeMedia(file, { timeoutMs: 20_000 }));
@@ -116,15 +116,19 @@ async function checkAudio(blobs: BlobStore, audio: StoredUpload, limits: MediaLi
       `The recording lasts ${Math.round(seconds)} s; the longest accepted is ${limits.audioMaxSec} s`,
     );
   }
+  return seconds;
 }
 
-/** Refuses (ClientError 400/415) a photo or a recording that cannot make a good video. */
+/**
+ * Refuses (ClientError 400/415) a photo or a recording that cannot make a good video; answers the
+ * recording's length, which predictive polling uses to forecast the provider's render time.
+ */
 export async function checkUploadedMedia(
   blobs: BlobStore,
   files: { image: StoredUpload; audio: StoredUpload },
   limits: MediaLimits,
   log?: Logger,
-): Promise<void> {
+): Promise<{ audioDurationSec: number }> {
   await checkImage(blobs, files.image, limits, log);
-  await checkAudio(blobs, files.audio, limits, log);
+  return { audioDurationSec: await checkAudio(blobs, files.audio, limits, log) };
 }

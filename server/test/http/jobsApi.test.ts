@@ -42,6 +42,12 @@ describe('the jobs API', () => {
     }
   });
 
+  test('the job carries the length of its recording, measured at upload, for the render forecast', async () => {
+    const job = (await get(`/jobs/${aliceJobs[0]}`, alice)).body;
+    expect(job.input.audioDurationSec).toBeGreaterThan(0.9);
+    expect(job.input.audioDurationSec).toBeLessThan(1.2);
+  });
+
   test('a fourth active job for the same user is refused with 429 and a clear message', async () => {
     const res = await upload(stack.baseUrl, { image, audio, instructorName: 'four' }, alice);
     expect(res.status).toBe(429);

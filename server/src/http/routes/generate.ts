@@ -100,7 +100,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
       const audio = req.upload.stored.get('audio');
       if (!image) throw new ClientError(400, 'missing_file', 'The "image" file is missing');
       if (!audio) throw new ClientError(400, 'missing_file', 'The "audio" file is missing');
-      await checkUploadedMedia(deps.blobs, { image, audio }, deps.limits.media ?? DEFAULT_MEDIA_LIMITS, req.log);
+      const { audioDurationSec } = await checkUploadedMedia(deps.blobs, { image, audio }, deps.limits.media ?? DEFAULT_MEDIA_LIMITS, req.log);
 
       const callbackUrl = await validateCallbackUrl(parsed.data.callbackUrl, deps.webhooks);
 
@@ -123,6 +123,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
           instructorBio: parsed.data.instructorBio,
           imageBytes: image.bytes,
           audioBytes: audio.bytes,
+          audioDurationSec: Math.round(audioDurationSec * 1000) / 1000,
           ...(callbackUrl ? { callbackUrl } : {}),
         },
       });
