@@ -170,7 +170,7 @@ class StackControl {
     child.stderr!.pipe(out, { end: false });
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     const stack: Stack = { child, port, base: `http://127.0.0.1:${port}`, exited };
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the stack exited at start (see ${logFile})`);
       try {
@@ -179,7 +179,7 @@ class StackControl {
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`the stack did not answer /health within 30 s (see ${logFile})`);
+      if (Date.now() > deadline) throw new Error(`the stack did not answer /health within 60 s (see ${logFile})`);
       await sleep(50);
     }
     this.maxHealthyMs = Math.max(this.maxHealthyMs, Date.now() - began);
@@ -518,6 +518,10 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
       durationMs: Date.now() - started,
       workDir,
     };
+  } catch (err) {
+    // The run itself broke: keep the data and the stack's logs for a look.
+    options.keep = true;
+    throw err;
   } finally {
     await stacks.stop();
     await sim.close();
