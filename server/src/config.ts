@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   TASKS: z.enum(['embedded', 'emulator', 'cloud']).optional(),
   /** Port of the embedded Cloud Tasks emulator (0: any free port). */
   TASKS_EMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Test aid: the embedded emulator sends every task this many extra times (chaos runs). */
+  TASKS_EMULATOR_EXTRA_DELIVERIES: z.coerce.number().int().min(0).max(5).default(0),
   WORKER_URL: optionalUrl,
   TASKS_SERVICE_ACCOUNT: optionalString,
   WORKER_AUDIENCE: optionalString,
@@ -171,6 +173,8 @@ export interface AppConfig {
     kind: 'embedded' | 'emulator' | 'cloud';
     emulatorHost?: string;
     emulatorPort: number;
+    /** Test aid: extra copies of every delivery made by the embedded emulator. */
+    emulatorExtraDeliveries: number;
     emulatorDbFile: string;
     project: string;
     location: string;
@@ -359,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       kind: tasksKind,
       emulatorHost: e.CLOUD_TASKS_EMULATOR_HOST,
       emulatorPort: e.TASKS_EMULATOR_PORT,
+      emulatorExtraDeliveries: e.TASKS_EMULATOR_EXTRA_DELIVERIES,
       emulatorDbFile: path.join(dataDir, 'tasks.sqlite'),
       project: e.GOOGLE_CLOUD_PROJECT ?? 'local-project',
       location: e.CLOUD_TASKS_LOCATION ?? 'local',

@@ -267,6 +267,7 @@ async function assemble(
       minDispatchDeadlineMs: overrides.emulatorMinDispatchDeadlineMs,
       // A restart on another port (or PORT=0) must not leave queued tasks aimed at the old one.
       retargetUrl: workerUrl,
+      extraDeliveries: tasks.emulatorExtraDeliveries,
     });
     clientOptions = emulator.endpoint;
   } else if (tasks.kind === 'emulator') {

@@ -53,6 +53,13 @@ export interface CloudTasksEmulatorOptions {
    * the local stack on a new port strands no job.
    */
   retargetUrl?: string;
+  /**
+   * A test aid: every dispatch is also sent this many more times (0 by default, like the real
+   * service on a good day). Cloud Tasks delivers at least once, so a worker must stand a task
+   * arriving two or three times, at once or a moment apart; with 1 or 2 every task does. The
+   * copies' answers are ignored: the first delivery's answer decides the attempt.
+   */
+  extraDeliveries?: number;
 }
 
 /** A running emulator. */
@@ -115,6 +122,7 @@ class Emulator {
     private readonly log: Logger,
     private readonly tombstoneMs: number,
     private readonly minDeadlineMs: number,
+    private readonly extraDeliveries: number,
   ) {}
 
   // ---------------------------------------------------------------- queues
@@ -428,7 +436,14 @@ class Emulator {
       const audience = task.http.oidcToken.audience ?? task.http.url;
       headers.Authorization = `Bearer ${this.oidc.sign(task.http.oidcToken.serviceAccountEmail, audience, now)}`;
     }
+    // Duplicate deliveries (a test aid): the copies go out a few milliseconds apart, racing
+    // the first one, and their answers are dropped.
+    const copies: Promise<AttemptOutcome>[] = [];
+    for (let i = 1; i <= this.extraDeliveries; i += 1) {
+      copies.push(new Promise<void>((r) => setTimeout(r, 5 * i)).then(() => this.send(task, headers, body)));
+    }
     const outcome = await this.send(task, headers, body);
+    await Promise.allSettled(copies);
     // Aborted by close(): not an attempt; the task is still stored and runs after a restart.
     if (this.closing) return;
     this.finishAttempt(task.name, attempt, outcome);
@@ -714,7 +729,7 @@ export async function startCloudTasksEmulator(opts: CloudTasksEmulatorOptions): 
   const host = opts.host ?? '127.0.0.1';
   const log = opts.logger ?? silentLogger;
   const store = new EmulatorStore(opts.dbPath);
-  const emulator = new Emulator(store, log, opts.tombstoneMs ?? 3_600_000, opts.minDispatchDeadlineMs ?? 15_000);
+  const emulator = new Emulator(store, log, opts.tombstoneMs ?? 3_600_000, opts.minDispatchDeadlineMs ?? 15_000, opts.extraDeliveries ?? 0);
 
   const unary =
     (fn: (req: Req) => unknown): grpc.handleUnaryCall<Req, unknown> =>

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { sampleRenderSec, type RenderTimeDistribution } from '../pipeline/pollForecast';
 import { promises as fs, createReadStream } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -34,6 +34,10 @@ export interface VisionStoryInjection {
   badResponse?: boolean;
   /** An outage: every API call answers `status` for the next `forMs` milliseconds (null ends it). */
   outage?: { status: number; forMs: number } | null;
+  /** The next `count` API calls wait `delayMs` before they are handled (a slow provider). */
+  slow?: { count: number; delayMs: number };
+  /** The next `count` API calls are never answered and do nothing (a hung provider); the client must give up. */
+  hang?: { count: number };
 }
 
 export interface VisionStorySimulatorOptions {
@@ -71,6 +75,11 @@ export interface VisionStoryCalls {
   /** Avatars and videos actually made (a repeated client_request_id makes no new video). */
   avatarsMade: number;
   videosMade: number;
+  /**
+   * What was made, by the SHA-256 (hex) of its input: the photo for an avatar, the audio for a
+   * video. A job whose photo or audio appears twice here made a second avatar or video.
+   */
+  madeBy: { avatars: Record<string, number>; videos: Record<string, number> };
 }
 
 export interface VisionStorySimulator {
@@ -170,7 +179,15 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
     unauthorized: 0,
     avatarsMade: 0,
     videosMade: 0,
+    madeBy: { avatars: {}, videos: {} },
   };
+  const countMade = (kind: 'avatars' | 'videos', bytes: Buffer): void => {
+    const key = createHash('sha256').update(bytes).digest('hex');
+    calls.madeBy[kind][key] = (calls.madeBy[kind][key] ?? 0) + 1;
+  };
+  let slow = options.inject?.slow ? { ...options.inject.slow } : undefined;
+  let hang = options.inject?.hang ? { ...options.inject.hang } : undefined;
+  const hungRequests = new Set<ServerResponse>();
   const statusQueue: number[] = [...(options.inject?.nextStatusCodes ?? [])];
   let burst = options.inject?.rateLimitBurst ? { ...options.inject.rateLimitBurst } : undefined;
   let badResponse = options.inject?.badResponse ?? false;
@@ -345,6 +362,7 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
       };
       videos.set(video.id, video);
       calls.videosMade += 1;
+      countMade('videos', audio.bytes);
       if (requestId !== null) byRequestId.set(requestId, video.id);
       if (!video.willFail) startRender(video);
       return { video_id: video.id };
@@ -414,6 +432,21 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
       await drain(req);
       return;
     }
+    if (hang && hang.count > 0) {
+      hang.count -= 1;
+      if (hang.count === 0) hang = undefined;
+      // Read the request, then say nothing until the client gives up (or close()).
+      await drain(req);
+      hungRequests.add(res);
+      res.on('close', () => hungRequests.delete(res));
+      return;
+    }
+    if (slow && slow.count > 0) {
+      const delayMs = slow.delayMs;
+      slow.count -= 1;
+      if (slow.count === 0) slow = undefined;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
 
     let data: Record<string, unknown>;
     if (route === 'GET /api/v1/video') {
@@ -429,6 +462,7 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
         const avatarId = newId();
         avatars.set(avatarId, image);
         calls.avatarsMade += 1;
+        countMade('avatars', image.bytes);
         data = { avatar_id: avatarId };
       } else {
         data = await createVideo(body);
@@ -468,12 +502,15 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
       if (injection.rateLimitBurst) burst = { ...injection.rateLimitBurst };
       if (injection.badResponse !== undefined) badResponse = injection.badResponse;
       if (injection.outage !== undefined) startOutage(injection.outage);
+      if (injection.slow) slow = { ...injection.slow };
+      if (injection.hang) hang = { ...injection.hang };
     },
     expireVideo(videoId) {
       const video = videos.get(videoId);
       if (video) video.expired = true;
     },
     async close() {
+      for (const res of hungRequests) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.allSettled([...renders.values()]);
