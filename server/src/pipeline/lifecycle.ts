@@ -193,6 +193,10 @@ export async function deleteJob(deps: LifecycleDeps, job: Job): Promise<void> {
     names.add(taskName(current.jobId, seq));
     names.add(taskName(current.jobId, seq, 'cancel'));
     names.add(taskName(current.jobId, seq, `lease${current.attempts}`));
+    // The sweep's latest rescue (`-r<n>`) and the provider retry's latest attempt (`-p<n>`): the
+    // earlier ones have run, or were themselves lost, or the counter would not have moved on.
+    if (current.rescues) names.add(taskName(current.jobId, seq, `r${current.rescues}`));
+    if (current.retry?.count) names.add(taskName(current.jobId, seq, `p${current.retry.count}`));
     names.add(notifyTaskName({ jobId: current.jobId, stepSeq: seq }, 'push'));
     names.add(notifyTaskName({ jobId: current.jobId, stepSeq: seq }, 'webhook'));
   }
