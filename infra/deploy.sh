@@ -253,9 +253,9 @@ lifecycle_file="$(mktemp)"
 trap 'rm -f "$lifecycle_file"' EXIT
 cat >"$lifecycle_file" <<JSON
 {"rule": [
-  {"action": {"type": "Delete"}, "condition": {"daysSinceCustomTime": ${UPLOAD_RETENTION_DAYS}, "matchesPrefix": ["uploads/"]}},
+  {"action": {"type": "Delete"}, "condition": {"daysSinceCustomTime": ${UPLOAD_RETENTION_DAYS}, "matchesPrefix": ["uploads/", "prepared/"]}},
   {"action": {"type": "Delete"}, "condition": {"daysSinceCustomTime": ${VIDEO_RETENTION_DAYS}, "matchesPrefix": ["videos/"]}},
-  {"action": {"type": "Delete"}, "condition": {"age": ${backstop_days}, "matchesPrefix": ["uploads/", "videos/"]}}
+  {"action": {"type": "Delete"}, "condition": {"age": ${backstop_days}, "matchesPrefix": ["uploads/", "prepared/", "videos/"]}}
 ]}
 JSON
 echo "Lifecycle rules on gs://${BUCKET}: uploads ${UPLOAD_RETENTION_DAYS} days, videos ${VIDEO_RETENTION_DAYS} days after the job ended (backstop: ${backstop_days} days after upload)."

@@ -8,6 +8,7 @@ import type { Notifier } from '../ports/notifier';
 import type { NotifyTask, TaskQueue } from '../ports/taskQueue';
 import type { WebhookSender } from '../ports/webhookSender';
 import { cancelJob, taskName } from './decisions';
+import { preparedImageKey } from './prepareMedia';
 
 /**
  * A job's life after its last step: telling the user (push, webhook), deleting it on request,
@@ -46,9 +47,15 @@ function videoKeyOf(jobId: string): string {
   return `videos/${jobId}.mp4`;
 }
 
-/** Every blob a job may own: its two uploads and its video. */
+/**
+ * Every blob a job may own: its two uploads, the photo prepared from the upload (kept and
+ * deleted with the uploads), and its video.
+ */
 export function blobKeysOf(job: Job): { uploads: string[]; video: string } {
-  return { uploads: [job.input.imagePath, job.input.audioPath], video: job.result?.videoPath ?? videoKeyOf(job.jobId) };
+  return {
+    uploads: [job.input.imagePath, job.input.audioPath, preparedImageKey(job.jobId)],
+    video: job.result?.videoPath ?? videoKeyOf(job.jobId),
+  };
 }
 
 /** The retention dates of a job that ended at `endedAt` (pure). */

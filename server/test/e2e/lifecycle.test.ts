@@ -278,13 +278,15 @@ describe('delete and retention', () => {
     expect(job.status).toBe('completed');
     const blobsDir = path.join(stack.dataDir, 'blobs');
     const mine = async () => (await listFiles(blobsDir)).filter((f) => f.includes(job.jobId) && !f.endsWith('.meta.json')).sort();
-    expect(await mine()).toHaveLength(3);
+    // The photo, the recording, the photo prepared from it, the video.
+    expect(await mine()).toHaveLength(4);
 
     expect((await stack.service.sweepRetention()).uploads).toBe(0); // not due yet
-    expect(await mine()).toHaveLength(3);
+    expect(await mine()).toHaveLength(4);
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(job.completedAt!) + 2000 - Date.now())));
-    expect(await stack.service.sweepRetention()).toEqual({ uploads: 2, videos: 0, jobs: 0 });
+    expect(await stack.service.sweepRetention()).toEqual({ uploads: 3, videos: 0, jobs: 0 });
     expect(await mine()).toEqual([path.join('videos', `${job.jobId}.mp4`)]);
-    expect((await fetch(`${stack.baseUrl}${job.result!.videoUrl}`)).status).toBe(200);
+    // videoUrl is absolute (the server's public URL); resolved against the stack either way.
+    expect((await fetch(new URL(job.result!.videoUrl, stack.baseUrl))).status).toBe(200);
   });
 });
