@@ -110,6 +110,11 @@ export class ApiClient {
     await this.request(this.jobUrl(jobId, '/cancel'), { method: 'POST' });
   }
 
+  /** DELETE /jobs/:id: the job, its uploads and its video (a running job is cancelled first). */
+  async delete(jobId: string): Promise<void> {
+    await this.request(this.jobUrl(jobId), { method: 'DELETE' });
+  }
+
   async retry(jobId: string): Promise<Accepted> {
     return (await (await this.request(this.jobUrl(jobId, '/retry'), { method: 'POST' })).json()) as Accepted;
   }

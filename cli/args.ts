@@ -24,7 +24,7 @@ export class Exit extends Error {
   }
 }
 
-export const COMMANDS = ['generate', 'watch', 'download', 'list', 'cancel', 'retry'] as const;
+export const COMMANDS = ['generate', 'watch', 'download', 'list', 'cancel', 'retry', 'delete'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 const LIMITS = { image: 10 * 1024 * 1024, audio: 30 * 1024 * 1024, name: 100, bio: 1000 };
@@ -37,6 +37,7 @@ const FLAGS_OF: Record<Command, string[]> = {
   list: ['limit'],
   cancel: [],
   retry: [],
+  delete: ['yes'],
 };
 
 export interface Options {
@@ -49,6 +50,8 @@ export interface Options {
   server: string;
   out?: string;
   force: boolean;
+  /** delete: without asking. */
+  yes: boolean;
   limit: number;
   token?: string;
   json: boolean;
@@ -85,6 +88,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, language: L
         server: { type: 'string' },
         out: { type: 'string' },
         force: { type: 'boolean' },
+        yes: { type: 'boolean', short: 'y' },
         limit: { type: 'string' },
         token: { type: 'string' },
         json: { type: 'boolean' },
@@ -110,6 +114,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, language: L
     name: '',
     bio: '',
     force: Boolean(values.force),
+    yes: Boolean(values.yes),
     limit: 20,
     json: Boolean(values.json),
     help: Boolean(values.help),
@@ -118,7 +123,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, language: L
     token: values.token ?? (env.AVATAR_TOKEN || undefined),
   };
   if (base.help) return base;
-  for (const flag of ['image', 'audio', 'name', 'bio', 'out', 'force', 'limit'] as const) {
+  for (const flag of ['image', 'audio', 'name', 'bio', 'out', 'force', 'limit', 'yes'] as const) {
     if (values[flag] !== undefined && !FLAGS_OF[command].includes(flag)) throw new Exit(2, m.flagNotFor(`--${flag}`, command), true);
   }
   const server = serverUrl(values.server, env, m);

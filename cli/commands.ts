@@ -326,4 +326,27 @@ export async function retry(ctx: Context): Promise<number> {
   return 0;
 }
 
-export const COMMAND_RUNNERS = { generate, watch, download, list, cancel, retry };
+/**
+ * Deletes a job for good, after a yes on a terminal. Without a terminal (or with --json, read by
+ * a script) nobody can answer, so --yes is required; not confirming is exit 2 and sends nothing.
+ */
+export async function deleteJob(ctx: Context): Promise<number> {
+  const { options, m, out, api } = ctx;
+  const jobId = options.jobId!;
+  if (!options.yes) {
+    if (!process.stdin.isTTY || out.json) throw new Exit(2, m.deleteNeedsYes, true, 'not_confirmed');
+    const answer = await out.ask(m.deletePrompt(jobId));
+    if (answer === null || !m.yes.test(answer.trim())) throw new Exit(2, m.notDeleted(jobId), false, 'not_confirmed');
+  }
+  try {
+    await api.delete(jobId);
+  } catch (e) {
+    throw asExit(ctx, e, m.deleteRefused);
+  }
+  out.say(m.deleted(jobId));
+  out.event({ type: 'result', jobId, deleted: true });
+  out.result(jobId);
+  return 0;
+}
+
+export const COMMAND_RUNNERS = { generate, watch, download, list, cancel, retry, delete: deleteJob };

@@ -13,21 +13,21 @@ export function languageOf(env: NodeJS.ProcessEnv): Language {
 }
 
 const EXIT_CODES_EN = `Exit status:
-  0    done (the video is saved, the job is cancelled or restarted, the list is printed)
+  0    done (the video is saved, the job is cancelled, restarted or deleted, the list is printed)
   1    the job failed or was cancelled, or the server refused or could not be reached
-  2    bad usage: unknown flags, missing or unusable files, --out not writable
+  2    bad usage: unknown flags, missing or unusable files, --out not writable, a delete not confirmed
   130  interrupted (Ctrl-C): the job is left running on the server; re-attach with
        \`npx avatar-video watch <jobId>\``;
 
 const EXIT_CODES_KO = `종료 코드:
-  0    완료 (영상 저장, 작업 취소 또는 재시작, 목록 출력)
+  0    완료 (영상 저장, 작업 취소·재시작·삭제, 목록 출력)
   1    작업이 실패했거나 취소됨, 또는 서버가 거부했거나 연결할 수 없음
-  2    잘못된 사용: 알 수 없는 옵션, 없거나 쓸 수 없는 파일, 쓸 수 없는 --out
+  2    잘못된 사용: 알 수 없는 옵션, 없거나 쓸 수 없는 파일, 쓸 수 없는 --out, 확인하지 않은 삭제
   130  중단됨(Ctrl-C): 작업은 서버에서 계속 진행됩니다. 다시 보려면
        \`npx avatar-video watch <jobId>\``;
 
 const en = {
-  usage: 'usage: npx avatar-video [generate] --image FILE --audio FILE [options]\n       npx avatar-video watch|download|cancel|retry <jobId> [options]\n       npx avatar-video list [options]',
+  usage: 'usage: npx avatar-video [generate] --image FILE --audio FILE [options]\n       npx avatar-video watch|download|cancel|retry <jobId> [options]\n       npx avatar-video delete <jobId> [--yes] [options]\n       npx avatar-video list [options]',
   help: `Avatar video jobs from the command line: a photo and a voice recording become a talking-avatar video.
 
 Commands:
@@ -37,6 +37,8 @@ Commands:
   list              your jobs, newest first
   cancel <jobId>    stop a running job
   retry <jobId>     start a failed or cancelled job again with the same photo and recording
+  delete <jobId>    delete a job, its photo, recording and video for good (a running job is
+                    cancelled first); asks first on a terminal
 
 generate:
   --image FILE    the photo: JPEG, PNG, WebP or HEIC, up to 10 MB
@@ -49,6 +51,8 @@ generate and download:
   --force         replace an existing file at --out
 list:
   --limit N       how many jobs (1-100, default 20)
+delete:
+  -y, --yes       delete without asking (required without a terminal, and with --json)
 every command:
   --server URL    the service: --server, else AVATAR_API_URL, else http://localhost:8080
                   (host:port without a scheme means http://host:port)
@@ -106,6 +110,11 @@ ${EXIT_CODES_EN}`,
   leftRunning: (jobId: string, url: string) => `left the job ${jobId} running; follow it at ${url} or with \`npx avatar-video watch ${jobId}\``,
   retryStarted: (from: string, jobId: string) => `Job ${from} started again as ${jobId}; follow it with \`npx avatar-video watch ${jobId}\``,
   retryRefused: (text: string) => `the server did not retry: ${text}`,
+  deletePrompt: (jobId: string) => `Delete the job ${jobId}, its photo, recording and video for good? [y/N] `,
+  deleteNeedsYes: 'no terminal to confirm on; add --yes to delete without asking',
+  notDeleted: (jobId: string) => `not deleted; the job ${jobId} stays`,
+  deleted: (jobId: string) => `Deleted the job ${jobId}, its photo, recording and video`,
+  deleteRefused: (text: string) => `the server did not delete: ${text}`,
   listEmpty: 'No jobs yet.',
   listHeader: ['JOB ID', 'STATUS', 'PROGRESS', 'NAME', 'CREATED'],
   notCompleted: (jobId: string, status: string) => `job ${jobId} is ${status}; only a completed job has a video`,
@@ -122,7 +131,7 @@ ${EXIT_CODES_EN}`,
 type Messages = typeof en;
 
 const ko: Messages = {
-  usage: '사용법: npx avatar-video [generate] --image 파일 --audio 파일 [옵션]\n        npx avatar-video watch|download|cancel|retry <jobId> [옵션]\n        npx avatar-video list [옵션]',
+  usage: '사용법: npx avatar-video [generate] --image 파일 --audio 파일 [옵션]\n        npx avatar-video watch|download|cancel|retry <jobId> [옵션]\n        npx avatar-video delete <jobId> [--yes] [옵션]\n        npx avatar-video list [옵션]',
   help: `명령줄에서 아바타 영상 만들기: 사진 한 장과 음성 녹음으로 말하는 아바타 영상을 만듭니다.
 
 명령:
@@ -132,6 +141,8 @@ const ko: Messages = {
   list              내 작업 목록(최신순)
   cancel <jobId>    진행 중인 작업을 멈춥니다
   retry <jobId>     실패했거나 취소된 작업을 같은 사진과 녹음으로 다시 시작합니다
+  delete <jobId>    작업과 그 사진, 녹음, 영상을 영구히 삭제합니다(진행 중이면 먼저 취소);
+                    터미널에서는 먼저 묻습니다
 
 generate:
   --image 파일    사진: JPEG, PNG, WebP 또는 HEIC, 10 MB 이하
@@ -144,6 +155,8 @@ generate와 download:
   --force         --out에 있는 파일을 덮어씁니다
 list:
   --limit N       작업 개수(1-100, 기본값 20)
+delete:
+  -y, --yes       묻지 않고 삭제합니다(터미널이 아니거나 --json이면 꼭 필요)
 모든 명령:
   --server URL    서비스 주소: --server, 없으면 AVATAR_API_URL, 없으면 http://localhost:8080
                   (스킴 없는 host:port는 http://host:port)
@@ -201,6 +214,11 @@ ${EXIT_CODES_KO}`,
   leftRunning: (jobId, url) => `작업 ${jobId}은(는) 계속 진행됩니다. ${url}에서 보거나 \`npx avatar-video watch ${jobId}\`로 다시 보세요`,
   retryStarted: (from, jobId) => `작업 ${from}을(를) ${jobId}(으)로 다시 시작했습니다. \`npx avatar-video watch ${jobId}\`로 지켜보세요`,
   retryRefused: (text) => `서버가 다시 시작하지 않았습니다: ${text}`,
+  deletePrompt: (jobId) => `작업 ${jobId}과(와) 그 사진, 녹음, 영상을 영구히 삭제할까요? [y/N] `,
+  deleteNeedsYes: '확인할 터미널이 없습니다. 묻지 않고 삭제하려면 --yes를 붙이세요',
+  notDeleted: (jobId) => `삭제하지 않았습니다. 작업 ${jobId}은(는) 그대로 있습니다`,
+  deleted: (jobId) => `작업 ${jobId}과(와) 그 사진, 녹음, 영상을 삭제했습니다`,
+  deleteRefused: (text) => `서버가 삭제하지 않았습니다: ${text}`,
   listEmpty: '아직 작업이 없습니다.',
   listHeader: ['작업 ID', '상태', '진행', '이름', '만든 때'],
   notCompleted: (jobId, status) => `작업 ${jobId}은(는) ${status} 상태입니다. 완료된 작업만 영상이 있습니다`,

@@ -366,7 +366,7 @@ async function assemble(
   };
   serve(createApp(appDeps));
 
-  const sweepDeps: SweepDeps = { store, queue, settings: config.pipeline, logger, sweep: { graceSec: config.sweep.graceSec } };
+  const sweepDeps: SweepDeps = { store, queue, settings: config.pipeline, logger, onJobEnded: pipeline.onJobEnded, sweep: { graceSec: config.sweep.graceSec } };
   const sweep = async (): Promise<SweepResult> => {
     const deps = sweepDeps;
     let result = await sweepOverdueJobs(deps);

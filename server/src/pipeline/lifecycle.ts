@@ -47,9 +47,15 @@ function videoKeyOf(jobId: string): string {
   return `videos/${jobId}.mp4`;
 }
 
-/** Every blob a job may own: its two uploads, the photo prepared from one, and its video. */
+/**
+ * Every blob a job may own: its two uploads, the photo prepared from the upload (kept and
+ * deleted with the uploads), and its video.
+ */
 export function blobKeysOf(job: Job): { uploads: string[]; video: string } {
-  return { uploads: [job.input.imagePath, job.input.audioPath, preparedImageKey(job.jobId)], video: job.result?.videoPath ?? videoKeyOf(job.jobId) };
+  return {
+    uploads: [job.input.imagePath, job.input.audioPath, preparedImageKey(job.jobId)],
+    video: job.result?.videoPath ?? videoKeyOf(job.jobId),
+  };
 }
 
 /** The retention dates of a job that ended at `endedAt` (pure). */
@@ -194,6 +200,10 @@ export async function deleteJob(deps: LifecycleDeps, job: Job): Promise<void> {
     names.add(taskName(current.jobId, seq));
     names.add(taskName(current.jobId, seq, 'cancel'));
     names.add(taskName(current.jobId, seq, `lease${current.attempts}`));
+    // The sweep's latest rescue (`-r<n>`) and the provider retry's latest attempt (`-p<n>`): the
+    // earlier ones have run, or were themselves lost, or the counter would not have moved on.
+    if (current.rescues) names.add(taskName(current.jobId, seq, `r${current.rescues}`));
+    if (current.retry?.count) names.add(taskName(current.jobId, seq, `p${current.retry.count}`));
     names.add(notifyTaskName({ jobId: current.jobId, stepSeq: seq }, 'push'));
     names.add(notifyTaskName({ jobId: current.jobId, stepSeq: seq }, 'webhook'));
   }

@@ -17,7 +17,7 @@ import type { PipelineDeps } from './runner';
  * the step and the provider is called once.
  */
 
-export interface SweepDeps extends Pick<PipelineDeps, 'store' | 'queue' | 'settings' | 'logger' | 'now'> {
+export interface SweepDeps extends Pick<PipelineDeps, 'store' | 'queue' | 'settings' | 'logger' | 'now' | 'onJobEnded'> {
   sweep: SweepSettings;
 }
 
@@ -95,6 +95,13 @@ async function sweepOne(
     if (!updated.changed || !updated.job || !decision || decision.kind === 'skip') return 'skipped';
     if (decision.kind === 'timed_out') {
       log.warn({ message: 'sweep: job passed its deadline; failed with timeout' });
+      // The job ended here, not in a delivery: the end hook (notifications, retention dates)
+      // would otherwise never run for it.
+      if (deps.onJobEnded) {
+        await deps.onJobEnded(job.jobId).catch((err: unknown) => {
+          log.error({ message: 'sweep: the end hook of a timed-out job failed', error: describeError(err) });
+        });
+      }
       return 'timed_out';
     }
     const rescued = updated.job;

@@ -234,7 +234,7 @@ describe('npx avatar-video: scripts, server address and --out', () => {
   test('--help documents every command and the exit statuses 0, 1, 2 and 130', async () => {
     const { code, stdout } = await cli(['--help']).done;
     expect(code).toBe(0);
-    for (const command of ['generate', 'watch <jobId>', 'download <jobId>', 'list', 'cancel <jobId>', 'retry <jobId>']) expect(stdout).toContain(`  ${command}`);
+    for (const command of ['generate', 'watch <jobId>', 'download <jobId>', 'list', 'cancel <jobId>', 'retry <jobId>', 'delete <jobId>']) expect(stdout).toContain(`  ${command}`);
     expect(stdout).toMatch(/^ {2}0 {4}done/m);
     expect(stdout).toMatch(/^ {2}1 {4}the job failed/m);
     expect(stdout).toMatch(/^ {2}2 {4}bad usage/m);

@@ -8,6 +8,7 @@ import { startFcmStandIn, type FcmStandIn } from '../../standins/fcmStandIn';
 import { FcmNotifier } from '../../src/adapters/fcmNotifier';
 import { makeTestAudio, makeTestImage } from '../support/media';
 import { getJob, listFiles, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
+import { taskName } from '../../src/pipeline/decisions';
 
 // A job's life after its last step, on the real local stack: the signed webhook and the push
 // are their own Cloud Tasks, retried by the emulator; delete and the retention sweep leave
@@ -243,19 +244,49 @@ describe('delete and retention', () => {
     expect(await pendingTasks()).toEqual([]);
   });
 
+  test("deleting a job whose step waits in a sweep rescue task and a provider retry task leaves neither behind", async () => {
+    const queuePath = stack.service.queue.queuePath;
+    await stack.service.queue.client.pauseQueue({ name: queuePath });
+    try {
+      const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Kim' });
+      const jobId = res.body.jobId as string;
+      // As if the sweep had rescued the step twice and the provider had failed it three times:
+      // the counters on the job and the tasks named after them.
+      const now = new Date().toISOString();
+      const job = (await stack.service.store.update(jobId, (j) => ({
+        ...j,
+        rescues: 2,
+        retry: { step: 'avatar.create', since: now, count: 3, lastError: { code: 'provider_unavailable', message: 'down' }, nextAt: now },
+      }))).job!;
+      const later = new Date(Date.now() + 600_000);
+      for (const suffix of ['r2', 'p3']) {
+        await stack.service.queue.enqueue({ jobId, stepSeq: job.stepSeq }, { name: taskName(jobId, job.stepSeq, suffix), scheduleTime: later });
+      }
+      const mine = (await pendingTasks()).filter((n) => n.includes(taskName(jobId, job.stepSeq)));
+      expect(mine).toHaveLength(3);
+
+      expect((await fetch(`${stack.baseUrl}/jobs/${jobId}`, { method: 'DELETE' })).status).toBe(204);
+      expect(await pendingTasks()).toEqual([]);
+    } finally {
+      await stack.service.queue.client.resumeQueue({ name: queuePath });
+    }
+  });
+
   test('an expired upload is gone after the sweep; the video stays until its own retention', async () => {
     const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Kim' });
     const job = await waitForJob(stack.baseUrl, res.body.jobId);
     expect(job.status).toBe('completed');
     const blobsDir = path.join(stack.dataDir, 'blobs');
     const mine = async () => (await listFiles(blobsDir)).filter((f) => f.includes(job.jobId) && !f.endsWith('.meta.json')).sort();
+    // The photo, the recording, the photo prepared from it, the video.
     expect(await mine()).toHaveLength(4);
 
     expect((await stack.service.sweepRetention()).uploads).toBe(0); // not due yet
     expect(await mine()).toHaveLength(4);
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(job.completedAt!) + 2000 - Date.now())));
-    expect(await stack.service.sweepRetention()).toEqual({ uploads: 3, videos: 0, jobs: 0 }); // photo, recording, prepared photo
+    expect(await stack.service.sweepRetention()).toEqual({ uploads: 3, videos: 0, jobs: 0 });
     expect(await mine()).toEqual([path.join('videos', `${job.jobId}.mp4`)]);
-    expect((await fetch(`${stack.baseUrl}${job.result!.videoUrl}`)).status).toBe(200);
+    // videoUrl is absolute (the server's public URL); resolved against the stack either way.
+    expect((await fetch(new URL(job.result!.videoUrl, stack.baseUrl))).status).toBe(200);
   });
 });

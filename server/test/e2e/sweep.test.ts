@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../src/logger';
 import { newJob, taskName } from '../../src/pipeline/decisions';
+import { notifyTaskName } from '../../src/pipeline/lifecycle';
 import { sweepOverdueJobs } from '../../src/pipeline/sweep';
 import type { Job } from '../../src/ports/jobStore';
 import { makeTestAudio, makeTestImage } from '../support/media';
@@ -187,6 +189,35 @@ describe('a backlog larger than one page', () => {
     expect(old).toMatchObject({ status: 'failed', error: { code: 'timeout' }, nextRunAt: null });
     // Swept again at once: nothing is overdue any more, nothing is rescued twice.
     expect((await sweepOverdueJobs(deps)).rescued).toBe(0);
+  });
+});
+
+describe('a job the sweep fails past its deadline ends like any other job', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { ...SHORT, WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`, RETENTION_SWEEP_INTERVAL: '0' } });
+    // Paused: the notification tasks stay in the queue where the test can see them.
+    await stack.service.queue.client.pauseQueue({ name: stack.service.queue.queuePath });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  test.each([
+    ['POST /worker/sweep (Cloud Scheduler)', async (s: TestStack) => (await (await fetch(`${s.baseUrl}/worker/sweep`, { method: 'POST' })).json()) as { timedOut: number }],
+    ['the local timer', (s: TestStack) => s.service.sweep()],
+  ])('through %s: it gets its retention dates and its webhook notification is queued', async (_how, sweep) => {
+    const dayAgo = new Date(Date.now() - 25 * 3600_000).toISOString();
+    const input = { imagePath: 'x', audioPath: 'y', imageType: 'image/jpeg', audioType: 'audio/wav', instructorName: 'Late', instructorBio: '', callbackUrl: 'https://hooks.example.com/avatar' };
+    const job = newJob({ jobId: `late-${randomBytes(4).toString('hex')}`, ownerUid: 'sweeper', input, providerName: 'local', now: dayAgo });
+    await stack.service.store.create(job);
+
+    expect((await sweep(stack)).timedOut).toBe(1);
+    const ended = await stack.service.store.get(job.jobId);
+    expect(ended).toMatchObject({ status: 'failed', error: { code: 'timeout' } });
+    expect(ended!.expireAt).toEqual(expect.any(String));
+    expect(Date.parse(ended!.expireAt!)).toBeGreaterThan(Date.now());
+    expect(await taskNames(stack)).toContain(notifyTaskName(ended!, 'webhook'));
   });
 });
 

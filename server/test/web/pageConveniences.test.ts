@@ -32,7 +32,7 @@ beforeAll(async () => {
   [image, audio, broken] = await Promise.all([
     makeTestImage(media, { format: 'jpeg', name: 'face' }),
     makeTestAudio(media, { format: 'wav', seconds: 2, name: 'voice' }),
-    // A real PNG header (640×480, so the upload checks pass) over pixel data that does not inflate.
+    // Its header passes the checks at upload; its pixels do not decode, so the job fails.
     makeHugeDeclaredPng(media, { width: 640, height: 480, bytes: 4096, name: 'broken' }),
   ]);
   browser = await launchBrowser();
@@ -285,6 +285,50 @@ describeInBrowser(`the web page's conveniences${SKIPPED}`, () => {
     expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-failed.png'), fullPage: true });
     await page.close();
+  });
+
+  test('Delete asks first in the reader\'s language; dismissed keeps the job, accepted deletes it; the download-until date is said in English and Korean', async () => {
+    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Delete Me' });
+    const jobId = res.body.jobId as string;
+
+    const english = await browser.context.newPage();
+    await english.goto(`${stack.baseUrl}/?job=${jobId}`);
+    await english.locator('#job-status', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
+    await expect(english.locator('#job-expires').textContent()).resolves.toMatch(/^You can download this video until .+\.$/);
+    await expect(english.getByRole('button', { name: 'Delete' }).isVisible()).resolves.toBe(true);
+    await english.close();
+
+    const korean = await browser.context.newPage();
+    await korean.addInitScript(`Object.defineProperty(navigator, 'languages', { get: () => ['ko-KR', 'ko'] });
+      Object.defineProperty(navigator, 'language', { get: () => 'ko-KR' });`);
+    const deletes: string[] = [];
+    korean.on('request', (r) => {
+      if (r.method() === 'DELETE') deletes.push(r.url());
+    });
+    await korean.goto(`${stack.baseUrl}/?job=${jobId}`);
+    await korean.locator('#job-status', { hasText: '완료' }).waitFor({ timeout: 20_000 });
+    await expect(korean.locator('#job-expires').textContent()).resolves.toMatch(/^이 영상은 .+까지 내려받을 수 있습니다\.$/);
+    expect(await axeViolations(korean)).toEqual([]);
+
+    // Dismissed: nothing is sent, the job stays.
+    const questions: string[] = [];
+    korean.once('dialog', (d) => {
+      questions.push(d.message());
+      void d.dismiss();
+    });
+    await korean.getByRole('button', { name: '삭제' }).click();
+    expect(questions).toEqual(['이 영상을 삭제할까요? 사진, 녹음, 영상이 영구히 지워지고, 아직 만드는 중인 영상은 취소됩니다.']);
+    expect(deletes).toEqual([]);
+    expect((await fetch(`${stack.baseUrl}/jobs/${jobId}`)).status).toBe(200);
+
+    // Accepted: the job is deleted and the page goes back to the form.
+    korean.once('dialog', (d) => void d.accept());
+    await korean.getByRole('button', { name: '삭제' }).click();
+    await korean.waitForURL((url) => !url.searchParams.has('job'));
+    expect(deletes).toEqual([`${stack.baseUrl}/jobs/${jobId}`]);
+    expect((await fetch(`${stack.baseUrl}/jobs/${jobId}`)).status).toBe(404);
+    expect(await axeViolations(korean)).toEqual([]);
+    await korean.close();
   });
 
   test('a browser set to Korean gets the page in Korean, and falls back to English for other languages', async () => {

@@ -74,8 +74,8 @@ export function workerRoutes(deps: {
       if (!parsed.success) {
         throw new ClientError(400, 'bad_sweep', `The sweep body must be empty or {cursor}: ${parsed.error.issues[0]!.message}`);
       }
-      const { store, queue, settings, logger, now } = deps.pipeline;
-      const result = await sweepOverdueJobs({ store, queue, settings, logger, now, sweep: deps.sweep }, { cursor: parsed.data.cursor });
+      const { store, queue, settings, logger, now, onJobEnded } = deps.pipeline;
+      const result = await sweepOverdueJobs({ store, queue, settings, logger, now, onJobEnded, sweep: deps.sweep }, { cursor: parsed.data.cursor });
       res.status(200).json({ success: true, ...result });
     },
   );

@@ -761,14 +761,14 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
   function renderExpiry(job) {
     const until = job && job.result && job.result.expiresAt;
     $('job-expires').hidden = !until;
-    $('job-expires').textContent = until ? 'You can download this video until ' + new Date(until).toLocaleString() + '.' : '';
+    $('job-expires').textContent = until ? t('job.expires', { when: new Date(until).toLocaleString(t.lang) }) : '';
   }
 
   /** DELETE /jobs/:id after a confirmation: the job, its uploads and its video are removed. */
   async function onDelete() {
     const jobId = view.jobId;
     if (!jobId) return;
-    const ok = window.confirm('Delete this video job? The photo, the recording and the video are removed for good; a running job is cancelled.');
+    const ok = window.confirm(t('job.confirmDelete'));
     if (!ok) return;
     $('delete').disabled = true;
     try {
@@ -778,7 +778,7 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
       loadRecent(false);
     } catch (err) {
       $('job-message').hidden = false;
-      $('job-message').textContent = 'Could not delete: ' + err.message;
+      $('job-message').textContent = t('job.cannotDelete') + ' ' + sayError(err.code, err.message, err.status);
     } finally {
       $('delete').disabled = false;
     }
