@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, ClientError, PermanentError, RetryableError } from '../errors';
+import { AppError, ClientError, LimitReachedError, PermanentError, RetryableError } from '../errors';
 
 /** The one JSON error shape of the API: `{success: false, error: {code, message}}`. */
 export function errorBody(code: string, message: string): { success: false; error: { code: string; message: string } } {
@@ -11,6 +11,7 @@ const SLOW_DOWN_CODES = new Set(['provider_rate_limited', 'provider_in_progress'
 
 function statusOf(err: unknown): number {
   if (err instanceof ClientError) return err.status;
+  if (err instanceof LimitReachedError) return 429;
   if (err instanceof RetryableError) return SLOW_DOWN_CODES.has(err.code) ? 429 : 503;
   if (err instanceof PermanentError) return err.code === 'not_found' ? 404 : 500;
   const status = (err as { status?: unknown; statusCode?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode;

@@ -106,6 +106,15 @@ export interface JobStore {
   get(jobId: string): Promise<Job | null>;
   /** The owner's jobs, newest first (createdAt desc, then jobId desc). */
   listByOwner(ownerUid: string, options: { limit: number; cursor?: string | null }): Promise<JobPage>;
+  /**
+   * Stores a new job only if its owner has fewer than `maxActive` jobs queued or processing,
+   * counted in the same transaction as the insert, so a burst of creations for one owner can
+   * never pass the limit together. Throws {@link LimitReachedError} (`too_many_active_jobs`)
+   * when the owner is at the limit, and `already_exists` like {@link create}.
+   */
+  createWithinLimit(job: Job, maxActive: number): Promise<void>;
+  /** Removes a job document (a job that never started: its first task could not be created). */
+  delete(jobId: string): Promise<void>;
   /** How many of the owner's jobs are queued or processing. */
   countActiveByOwner(ownerUid: string): Promise<number>;
   /**
