@@ -87,6 +87,15 @@ const EnvSchema = z.object({
   JOB_DEADLINE: seconds.default(24 * 3600),
   MAX_ACTIVE_JOBS_PER_USER: z.coerce.number().int().positive().default(5),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
+  /** Seconds a client has to send a request's headers. */
+  HEADERS_TIMEOUT: seconds.default(20),
+  /**
+   * Seconds a client has to send a whole request, body included (0: no limit). Only receiving
+   * counts: an event stream's answer may last for hours.
+   */
+  REQUEST_TIMEOUT: z.coerce.number().min(0).default(900),
+  /** Seconds an upload may go without sending a byte before it is stopped with 408 (0: never). */
+  UPLOAD_IDLE_TIMEOUT: z.coerce.number().min(0).default(30),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -144,6 +153,8 @@ export interface AppConfig {
     maxActiveJobsPerUser: number;
   };
   shutdownGraceMs: number;
+  /** Slow clients: how long they may take over headers, a whole request, a silent upload. */
+  timeouts: { headersMs: number; requestMs: number; uploadIdleMs: number };
 }
 
 /** Thrown when the environment is not valid; the message names every bad variable. */
@@ -201,6 +212,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (s <= 0) problems.push(`POLL_SCHEDULE: entry ${i + 1} must be positive`);
   }
   if (e.TASK_MIN_BACKOFF > e.TASK_MAX_BACKOFF) problems.push('TASK_MIN_BACKOFF: must not exceed TASK_MAX_BACKOFF');
+  // Node refuses a headers timeout longer than the whole-request timeout.
+  if (e.REQUEST_TIMEOUT > 0 && e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) problems.push('HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT');
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -267,5 +280,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    timeouts: {
+      headersMs: Math.round(e.HEADERS_TIMEOUT * 1000),
+      requestMs: Math.round(e.REQUEST_TIMEOUT * 1000),
+      uploadIdleMs: Math.round(e.UPLOAD_IDLE_TIMEOUT * 1000),
+    },
   };
 }

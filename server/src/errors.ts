@@ -80,6 +80,16 @@ export function activeJobLimitReached(current: number, limit: number): LimitReac
   );
 }
 
+/**
+ * The client went away before its request body ended (an aborted upload). Nothing can be
+ * answered; it is logged at info, as a client's choice, not as a server failure.
+ */
+export class ClientAbortedError extends AppError {
+  constructor(message = 'client aborted the upload', options: ErrorOptions = {}) {
+    super('client_aborted', message, options);
+  }
+}
+
 export function isRetryable(err: unknown): err is RetryableError {
   return err instanceof RetryableError;
 }

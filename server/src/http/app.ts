@@ -31,6 +31,8 @@ export interface AppDeps {
   publicUrl?: string;
   projectId?: string;
   heartbeatMs?: number;
+  /** An upload that sends no byte for this long is stopped with 408 (default 30 s; 0: never). */
+  uploadIdleTimeoutMs?: number;
   /** Extra routes mounted before the 404 handler (the web page, for example). */
   extraRoutes?: RequestHandler[];
 }
@@ -64,6 +66,7 @@ export function createApp(deps: AppDeps): Express {
         authenticate,
         allowUserIdField: deps.allowUserIdField ?? false,
         publicUrl: deps.publicUrl,
+        uploadIdleTimeoutMs: deps.uploadIdleTimeoutMs ?? 30_000,
       }),
     );
     app.use(

@@ -1,5 +1,5 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, ClientError, LimitReachedError, PermanentError, RetryableError } from '../errors';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { AppError, ClientAbortedError, ClientError, LimitReachedError, PermanentError, RetryableError } from '../errors';
 
 /** The one JSON error shape of the API: `{success: false, error: {code, message}}`. */
 export function errorBody(code: string, message: string): { success: false; error: { code: string; message: string } } {
@@ -24,6 +24,12 @@ function statusOf(err: unknown): number {
  * clients get a code and a message they can show.
  */
 export const errorMiddleware: ErrorRequestHandler = (err, req, res, _next) => {
+  if (err instanceof ClientAbortedError) {
+    // Nobody is left to answer: a client's choice, not a failure of ours.
+    req.log?.info({ message: err.message, path: req.path });
+    if (!res.headersSent) res.destroy();
+    return;
+  }
   const status = statusOf(err);
   let code = 'internal';
   let message = 'Something went wrong on our side';
@@ -45,8 +51,38 @@ export const errorMiddleware: ErrorRequestHandler = (err, req, res, _next) => {
     res.end();
     return;
   }
+  if (!req.complete) closeAfterAnswer(res, code === 'upload_timeout');
   res.status(status).json(errorBody(code, message));
 };
+
+/** How much of a refused body a route without its own budget reads so the client sees the answer. */
+const DEFAULT_BODY_BUDGET_BYTES = 1024 * 1024;
+
+/**
+ * Answered before the request body was read to its end (too large, refused type, over the
+ * limit, not allowed). How much more of the body is read is bounded by the route's body budget (`res.locals.bodyBudgetBytes`: for an upload, the
+ * largest body a valid one can have):
+ * - a declared length within the budget is read to its end, so an ordinary client, which
+ *   reads the answer only once it has sent everything, gets the JSON error instead of a reset;
+ * - a declared length over the budget, or an idle client, is cut off as soon as the answer is out;
+ * - a body of unknown length (chunked) is read on only until the budget is used up, then cut.
+ * Never again is a 2 GB body read to its end just to be thrown away.
+ */
+function closeAfterAnswer(res: Response, cutAtOnce: boolean): void {
+  const req = res.req;
+  const socket = req.socket;
+  const budget = typeof res.locals.bodyBudgetBytes === 'number' ? res.locals.bodyBudgetBytes : DEFAULT_BODY_BUDGET_BYTES;
+  const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
+  if (!cutAtOnce && declared !== null && Number.isFinite(declared) && declared <= budget) return; // Node reads the rest, as for any answer
+  if (cutAtOnce || declared !== null || socket.bytesRead >= budget) {
+    res.setHeader('Connection', 'close');
+    res.once('finish', () => socket.destroy());
+    return;
+  }
+  req.on('data', () => {
+    if (socket.bytesRead >= budget) socket.destroy();
+  });
+}
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(new ClientError(404, 'not_found', `No route for ${req.method} ${req.path}`));
