@@ -74,13 +74,20 @@ function closeAfterAnswer(res: Response, cutAtOnce: boolean): void {
   const budget = typeof res.locals.bodyBudgetBytes === 'number' ? res.locals.bodyBudgetBytes : DEFAULT_BODY_BUDGET_BYTES;
   const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
   if (!cutAtOnce && declared !== null && Number.isFinite(declared) && declared <= budget) return; // Node reads the rest, as for any answer
+  // Destroying the request, not only its socket: once answered, a request is no longer tracked
+  // by its connection, so a closing socket alone would not tell the upload parser, and a file
+  // write waiting for more bytes would wait for ever.
+  const cut = (): void => {
+    req.destroy();
+    socket.destroy();
+  };
   if (cutAtOnce || declared !== null || socket.bytesRead >= budget) {
     res.setHeader('Connection', 'close');
-    res.once('finish', () => socket.destroy());
+    res.once('finish', cut);
     return;
   }
   req.on('data', () => {
-    if (socket.bytesRead >= budget) socket.destroy();
+    if (socket.bytesRead >= budget) cut();
   });
 }
 
