@@ -9,6 +9,7 @@ import type { TaskQueue } from '../ports/taskQueue';
 import { allowAnyWorker, localAuthenticate, type Authenticate, type AuthenticateWorker } from './auth';
 import { errorMiddleware, notFoundHandler } from './errors';
 import { requestLogging } from './logging';
+import { securityHeaders } from './securityHeaders';
 import { generateRoutes } from './routes/generate';
 import { jobsRoutes } from './routes/jobs';
 import { workerRoutes } from './routes/worker';
@@ -47,6 +48,7 @@ export function createApp(deps: AppDeps): Express {
   // Cloud Run terminates TLS in front of us: trust its X-Forwarded-* for links we hand out.
   app.set('trust proxy', true);
   app.use(requestLogging(deps.logger, deps.projectId));
+  app.use(securityHeaders());
 
   app.get('/health', async (_req, res) => {
     const checks = await Promise.allSettled([deps.store.ping(), deps.queue.ping()]);
