@@ -81,14 +81,47 @@ function closeAfterAnswer(res: Response, cutAtOnce: boolean): void {
     req.destroy();
     socket.destroy();
   };
-  if (cutAtOnce || declared !== null || socket.bytesRead >= budget) {
+  if (cutAtOnce) {
+    // An idle client sends nothing: there is nothing to wait for.
     res.setHeader('Connection', 'close');
     res.once('finish', cut);
     return;
   }
+  if (declared !== null || socket.bytesRead >= budget) {
+    res.setHeader('Connection', 'close');
+    // For such an answer Node calls the socket's destroySoon() once it is out, which closes a
+    // socket that still holds unread bytes: linger instead (this socket only).
+    (socket as typeof socket & { destroySoon: () => void }).destroySoon = () => lingerThenCut(req, socket, cut);
+    return;
+  }
   req.on('data', () => {
-    if (socket.bytesRead >= budget) cut();
+    if (socket.bytesRead >= budget) lingerThenCut(req, socket, cut);
   });
+}
+
+/** What is read and thrown away after the answer before the connection is cut. */
+const LINGER = { bytes: 1024 * 1024, ms: 2000 };
+
+/**
+ * A "lingering close": end our side (FIN) once the answer is out, and throw away what the
+ * client still sends for a moment before cutting. Closing a socket that holds unread bytes
+ * makes the kernel send a reset, and a reset can destroy the answer before the client (or the
+ * h2c bridge) has read it; a client still in the middle of sending reads its answer only then.
+ */
+function lingerThenCut(req: Response['req'], socket: Response['req']['socket'], cut: () => void): void {
+  if (socket.destroyed) return;
+  socket.end();
+  const limit = socket.bytesRead + LINGER.bytes;
+  const timer = setTimeout(cut, LINGER.ms);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  req.on('data', () => {
+    if (socket.bytesRead >= limit) {
+      clearTimeout(timer);
+      cut();
+    }
+  });
+  req.resume();
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
