@@ -94,9 +94,12 @@ function closeAfterAnswer(res: Response, cutAtOnce: boolean): void {
     (socket as typeof socket & { destroySoon: () => void }).destroySoon = () => lingerThenCut(req, socket, cut);
     return;
   }
-  req.on('data', () => {
-    if (socket.bytesRead >= budget) lingerThenCut(req, socket, cut);
-  });
+  const overBudget = (): void => {
+    if (socket.bytesRead < budget) return;
+    req.off('data', overBudget);
+    lingerThenCut(req, socket, cut);
+  };
+  req.on('data', overBudget);
 }
 
 /** What is read and thrown away after the answer before the connection is cut. */
@@ -109,7 +112,7 @@ const LINGER = { bytes: 1024 * 1024, ms: 2000 };
  * h2c bridge) has read it; a client still in the middle of sending reads its answer only then.
  */
 function lingerThenCut(req: Response['req'], socket: Response['req']['socket'], cut: () => void): void {
-  if (socket.destroyed) return;
+  if (socket.destroyed || socket.writableEnded) return;
   socket.end();
   const limit = socket.bytesRead + LINGER.bytes;
   const timer = setTimeout(cut, LINGER.ms);

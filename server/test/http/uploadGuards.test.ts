@@ -181,9 +181,17 @@ describe('bodies are not read past what a valid upload can need', () => {
             if (closed()) return resolve(false);
             socket.write(`${data.length.toString(16)}\r\n`);
             socket.write(data);
-            if (socket.write('\r\n')) resolve(true);
-            else socket.once('drain', () => resolve(true));
-            socket.once('close', () => resolve(false));
+            if (socket.write('\r\n')) return resolve(true);
+            const onDrain = (): void => {
+              socket.off('close', onClose);
+              resolve(true);
+            };
+            const onClose = (): void => {
+              socket.off('drain', onDrain);
+              resolve(false);
+            };
+            socket.once('drain', onDrain);
+            socket.once('close', onClose);
           });
         await send(Buffer.concat([Buffer.from(imagePartHead), JPEG_START]));
         for (let sent = 0; sent < total && !closed(); sent += chunk.length) {
