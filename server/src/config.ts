@@ -148,6 +148,15 @@ const EnvSchema = z.object({
   PUSH: z.enum(['fcm', 'off']).optional(),
   FCM_API_BASE: optionalUrl,
   FIRESTORE_DEVICES_COLLECTION: z.string().default('userDevices'),
+  /** Seconds a client has to send a request's headers. */
+  HEADERS_TIMEOUT: seconds.default(20),
+  /**
+   * Seconds a client has to send a whole request, body included (0: no limit). Only receiving
+   * counts: an event stream's answer may last for hours.
+   */
+  REQUEST_TIMEOUT: z.coerce.number().min(0).default(900),
+  /** Seconds an upload may go without sending a byte before it is stopped with 408 (0: never). */
+  UPLOAD_IDLE_TIMEOUT: z.coerce.number().min(0).default(30),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -239,6 +248,8 @@ export interface AppConfig {
   push:
     | { kind: 'off' }
     | { kind: 'fcm'; projectId: string; baseUrl: string; devicesCollection: string; devicesFile: string };
+  /** Slow clients: how long they may take over headers, a whole request, a silent upload. */
+  timeouts: { headersMs: number; requestMs: number; uploadIdleMs: number };
 }
 
 /** Thrown when the environment is not valid; the message names every bad variable. */
@@ -341,6 +352,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push('PROVIDER_RETRY_MIN_BACKOFF: must not exceed PROVIDER_RETRY_MAX_BACKOFF');
   }
   const pushKind = e.PUSH ?? (cloud || e.FCM_API_BASE ? 'fcm' : 'off');
+  // Node refuses a headers timeout longer than the whole-request timeout.
+  if (e.REQUEST_TIMEOUT > 0 && e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) problems.push('HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT');
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -441,5 +454,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
             devicesFile: path.join(dataDir, 'devices.sqlite'),
           }
         : { kind: 'off' },
+    timeouts: {
+      headersMs: Math.round(e.HEADERS_TIMEOUT * 1000),
+      requestMs: Math.round(e.REQUEST_TIMEOUT * 1000),
+      uploadIdleMs: Math.round(e.UPLOAD_IDLE_TIMEOUT * 1000),
+    },
   };
 }

@@ -57,6 +57,39 @@ export class ClientError extends AppError {
   }
 }
 
+/**
+ * The caller has reached a limit that frees up with time (too many jobs in progress): answered
+ * 429 with Retry-After. `limit` and `current` say which numbers met.
+ */
+export class LimitReachedError extends AppError {
+  readonly limit: number;
+  readonly current: number;
+  constructor(code: string, message: string, options: ErrorOptions & { limit: number; current: number }) {
+    super(code, message, options);
+    this.limit = options.limit;
+    this.current = options.current;
+  }
+}
+
+/** The owner already has `limit` jobs queued or processing: a new one is refused. */
+export function activeJobLimitReached(current: number, limit: number): LimitReachedError {
+  return new LimitReachedError(
+    'too_many_active_jobs',
+    `You already have ${current} jobs in progress (the limit is ${limit}); wait for one to finish or cancel one`,
+    { retryAfterSec: 30, limit, current },
+  );
+}
+
+/**
+ * The client went away before its request body ended (an aborted upload). Nothing can be
+ * answered; it is logged at info, as a client's choice, not as a server failure.
+ */
+export class ClientAbortedError extends AppError {
+  constructor(message = 'client aborted the upload', options: ErrorOptions = {}) {
+    super('client_aborted', message, options);
+  }
+}
+
 export function isRetryable(err: unknown): err is RetryableError {
   return err instanceof RetryableError;
 }

@@ -184,6 +184,43 @@ function buildWorkerAuthenticate(
   });
 }
 
+/**
+ * Node's answer to a request it could not parse or that took too long (headers or body past
+ * HEADERS_TIMEOUT / REQUEST_TIMEOUT), in the API's JSON shape, then the connection closes.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  const pending = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (socket.writable && !pending?.headersSent) {
+    const [status, reason, code, message] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request_timeout', 'The request took too long to arrive']
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'headers_too_large', 'The request headers are too large']
+          : [400, 'Bad Request', 'bad_request', 'The request is not valid HTTP'];
+    const body = JSON.stringify({ success: false, error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    return; // end() closes the connection once the answer is out
+  }
+  socket.destroy();
+}
+
+/**
+ * Temporary files of writes that a crash cut short never become blobs: remove them, and the
+ * upload folders they leave empty. In one process (SERVICE_ROLE=all) nothing else is writing
+ * at start-up; with the api and worker as two processes on one DATA_DIR, the other one may be,
+ * so only files idle for longer than an upload may be idle are touched. (Cloud Storage keeps
+ * no partial objects: an unfinished resumable upload never becomes one.)
+ */
+async function removeCrashLeftovers(blobs: LocalBlobStore, config: AppConfig, logger: Logger): Promise<void> {
+  const olderThanMs = config.role === 'all' ? 0 : Math.max(60_000, 2 * config.timeouts.uploadIdleMs);
+  const removed = await blobs.removeCrashLeftovers(olderThanMs);
+  if (removed.partials.length + removed.folders.length > 0) {
+    logger.info({ message: `removed ${removed.partials.length} partial files and ${removed.folders.length} empty folders left by a crash`, ...removed });
+  }
+}
+
 function listen(server: http.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -200,15 +237,20 @@ function listen(server: http.Server, port: number, host: string): Promise<number
  * queue; requests are attached once the app exists.
  */
 export async function startService(config: AppConfig, logger: Logger, overrides: ServiceOverrides = {}): Promise<RunningService> {
-  const server = http.createServer();
+  const { headersMs, requestMs } = config.timeouts;
+  const server = http.createServer({
+    headersTimeout: headersMs,
+    // Only receiving the request counts: an event stream's answer may stay open for hours.
+    requestTimeout: requestMs,
+    // Node checks both timeouts on this interval (default 30 s): a fraction of the shorter one.
+    connectionsCheckingInterval: Math.max(100, Math.min(5000, Math.floor(headersMs / 4))),
+  });
+  server.on('clientError', answerClientError);
   // Requests that arrive before the app is built (the port is open a moment earlier, and Cloud
   // Run sends traffic as soon as it is) are held and replayed, not left unanswered.
   let handle: http.RequestListener | undefined;
   const early: [http.IncomingMessage, http.ServerResponse][] = [];
   server.on('request', (req, res) => (handle ? handle(req, res) : early.push([req, res])));
-  // Upload bodies can take a while on slow phones; SSE streams stay open for the job's life.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
   let bridge: H2cBridge | undefined;
   let port: number;
@@ -253,6 +295,7 @@ async function assemble(
 ): Promise<RunningService> {
   const store = await buildJobStore(config);
   const blobs = overrides.blobs ?? (await buildBlobStore(config, logger));
+  if (blobs instanceof LocalBlobStore) await removeCrashLeftovers(blobs, config, logger);
   const provider = overrides.provider ?? (await buildProvider(config, blobs, logger));
 
   let emulator: CloudTasksEmulator | undefined;
@@ -362,6 +405,7 @@ async function assemble(
     projectId: config.projectId,
     heartbeatMs: overrides.heartbeatMs,
     eventStreams,
+    uploadIdleTimeoutMs: config.timeouts.uploadIdleMs,
     extraRoutes: [webRoutes({ limits: config.limits })],
   };
   serve(createApp(appDeps));

@@ -1,5 +1,5 @@
 import { FieldPath, Timestamp, type DocumentData, type Firestore } from 'firebase-admin/firestore';
-import { ClientError, PermanentError, RetryableError } from '../errors';
+import { ClientError, PermanentError, RetryableError, activeJobLimitReached } from '../errors';
 import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
 import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
@@ -56,14 +56,41 @@ export class FirestoreJobStore implements JobStore {
   async create(job: Job): Promise<void> {
     // create() carries an "must not exist" precondition: a second create with the same id fails
     // with ALREADY_EXISTS instead of overwriting the job.
-    try {
-      await guard(() => this.jobs.doc(job.jobId).create(toDocument(job)));
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 6 || (err as { cause?: { code?: unknown } }).cause?.code === 6) {
-        throw new PermanentError('already_exists', `Job ${job.jobId} already exists`, { cause: err });
-      }
-      throw err;
-    }
+    await alreadyExistsAsPermanent(job, () => guard(() => this.jobs.doc(job.jobId).create(toDocument(job))));
+  }
+
+  /**
+   * One transaction reads the owner's active jobs (at most `maxActive` of them: that is all the
+   * decision needs) and creates the job. Firestore transactions are serialisable and a query
+   * read inside one is protected against inserts into its result set: two creations for one
+   * owner conflict, one commits and the other is re-run and sees the new job (measured on
+   * Google's emulator by the contract's burst case). Jobs leave the active set only outside
+   * creations, which can make a racing creation refuse early, never pass late.
+   */
+  async createWithinLimit(job: Job, maxActive: number): Promise<void> {
+    const jobRef = this.jobs.doc(job.jobId);
+    const active = this.jobs
+      .where('ownerUid', '==', job.ownerUid)
+      .where('status', 'in', ACTIVE_STATUSES)
+      .select()
+      .limit(maxActive);
+    await alreadyExistsAsPermanent(job, () =>
+      guard(() =>
+        this.db.runTransaction(
+          async (tx) => {
+            const current = await tx.get(active);
+            if (current.size >= maxActive) throw activeJobLimitReached(current.size, maxActive);
+            tx.create(jobRef, toDocument(job));
+          },
+          // A burst from one owner contends by design; each re-run is one query and one commit.
+          { maxAttempts: 25 },
+        ),
+      ),
+    );
+  }
+
+  async delete(jobId: string): Promise<void> {
+    await guard(() => this.jobs.doc(jobId).delete());
   }
 
   async get(jobId: string): Promise<Job | null> {
@@ -134,10 +161,6 @@ export class FirestoreJobStore implements JobStore {
         { maxAttempts: 10 },
       ),
     );
-  }
-
-  async delete(jobId: string): Promise<void> {
-    await guard(() => this.jobs.doc(jobId).delete());
   }
 
   async listEndedBefore(before: string, limit: number): Promise<Job[]> {
@@ -258,6 +281,17 @@ function withoutUndefined(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = withoutUndefined(v);
   return out;
+}
+
+async function alreadyExistsAsPermanent(job: Job, operation: () => Promise<unknown>): Promise<void> {
+  try {
+    await operation();
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 6 || (err as { cause?: { code?: unknown } }).cause?.code === 6) {
+      throw new PermanentError('already_exists', `Job ${job.jobId} already exists`, { cause: err });
+    }
+    throw err;
+  }
 }
 
 async function guard<T>(operation: () => Promise<T>): Promise<T> {

@@ -136,5 +136,55 @@ export class LocalBlobStore implements BlobStore {
     const file = this.localPath(key);
     await fs.rm(file, { force: true });
     await fs.rm(`${file}.meta.json`, { force: true });
+    // A refused upload must not leave its folder (uploads/<jobId>/) behind. Only folders below
+    // the top level are pruned: a top-level one (videos/) is shared, and removing it could race
+    // another key's write between its mkdir and its open.
+    const dir = path.dirname(file);
+    if (path.dirname(dir) !== this.rootDir && dir !== this.rootDir) await removeIfEmpty(dir);
+  }
+
+  /**
+   * Start-up housekeeping: removes the temporary `.part` files of writes that a crash cut short,
+   * and the folders they leave empty. A file written in the last `olderThanMs` is kept: with the
+   * api and worker as two processes on one DATA_DIR, it may be another process's upload.
+   */
+  async removeCrashLeftovers(olderThanMs: number, now = Date.now()): Promise<{ partials: string[]; folders: string[] }> {
+    const removed = { partials: [] as string[], folders: [] as string[] };
+    const visit = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          // Judged before the visit: removing a partial inside touches the folder's mtime.
+          const info = await fs.stat(full).catch(() => null);
+          const old = info !== null && now - info.mtimeMs >= olderThanMs;
+          await visit(full);
+          if (old && path.dirname(full) !== this.rootDir && (await removeIfEmpty(full))) removed.folders.push(path.relative(this.rootDir, full));
+        } else if (entry.name.endsWith('.part')) {
+          const info = await fs.stat(full).catch(() => null);
+          if (info && now - info.mtimeMs >= olderThanMs) {
+            await fs.rm(full, { force: true });
+            removed.partials.push(path.relative(this.rootDir, full));
+          }
+        }
+      }
+    };
+    await visit(this.rootDir);
+    return removed;
+  }
+}
+
+/** Removes a folder if it is empty; true when it did. */
+async function removeIfEmpty(dir: string): Promise<boolean> {
+  try {
+    await fs.rmdir(dir);
+    return true;
+  } catch {
+    return false; // not empty, already gone, or written to meanwhile
   }
 }

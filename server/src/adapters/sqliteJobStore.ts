@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PermanentError } from '../errors';
+import { PermanentError, activeJobLimitReached } from '../errors';
 import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
 import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
@@ -30,11 +30,11 @@ export class SqliteJobStore implements JobStore {
     select: Database.Statement;
     write: Database.Statement;
     countActive: Database.Statement;
+    remove: Database.Statement;
     firstPage: Database.Statement;
     nextPage: Database.Statement;
     overdueFirst: Database.Statement;
     overdueNext: Database.Statement;
-    remove: Database.Statement;
     endedBefore: Database.Statement;
     statsSelect: Database.Statement;
     statsWrite: Database.Statement;
@@ -67,6 +67,7 @@ export class SqliteJobStore implements JobStore {
       select: this.db.prepare('SELECT doc, version FROM jobs WHERE job_id = ?'),
       write: this.db.prepare('UPDATE jobs SET doc = ?, status = ?, version = version + 1 WHERE job_id = ?'),
       countActive: this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE owner_uid = ? AND status IN ('queued', 'processing')"),
+      remove: this.db.prepare('DELETE FROM jobs WHERE job_id = ?'),
       firstPage: this.db.prepare('SELECT doc FROM jobs WHERE owner_uid = ? ORDER BY created_at DESC, job_id DESC LIMIT ?'),
       nextPage: this.db.prepare(
         `SELECT doc FROM jobs WHERE owner_uid = ? AND (created_at < ? OR (created_at = ? AND job_id < ?))
@@ -83,7 +84,6 @@ export class SqliteJobStore implements JobStore {
            AND (json_extract(doc, '$.nextRunAt') > ? OR (json_extract(doc, '$.nextRunAt') = ? AND job_id > ?))
          ORDER BY json_extract(doc, '$.nextRunAt'), job_id LIMIT ?`,
       ),
-      remove: this.db.prepare('DELETE FROM jobs WHERE job_id = ?'),
       endedBefore: this.db.prepare(
         `SELECT doc FROM jobs WHERE status IN ('completed', 'failed', 'cancelled')
            AND json_extract(doc, '$.completedAt') < ? ORDER BY json_extract(doc, '$.completedAt') LIMIT ?`,
@@ -98,8 +98,24 @@ export class SqliteJobStore implements JobStore {
   }
 
   async create(job: Job): Promise<void> {
+    this.insert(() => this.sql.insert.run(job.jobId, job.ownerUid, job.createdAt, job.status, JSON.stringify(job)), job);
+  }
+
+  async createWithinLimit(job: Job, maxActive: number): Promise<void> {
+    const { countActive, insert } = this.sql;
+    // BEGIN IMMEDIATE takes the write lock before the count, so two connections (the api and
+    // worker processes on one file) cannot both count four and both insert the fifth.
+    const run = this.db.transaction(() => {
+      const { n } = countActive.get(job.ownerUid) as { n: number };
+      if (n >= maxActive) throw activeJobLimitReached(n, maxActive);
+      insert.run(job.jobId, job.ownerUid, job.createdAt, job.status, JSON.stringify(job));
+    });
+    this.insert(() => run.immediate(), job);
+  }
+
+  private insert(write: () => void, job: Job): void {
     try {
-      this.sql.insert.run(job.jobId, job.ownerUid, job.createdAt, job.status, JSON.stringify(job));
+      write();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new PermanentError('already_exists', `Job ${job.jobId} already exists`, { cause: err });
@@ -107,6 +123,10 @@ export class SqliteJobStore implements JobStore {
       throw err;
     }
     this.events.emit(job.jobId, job);
+  }
+
+  async delete(jobId: string): Promise<void> {
+    this.sql.remove.run(jobId);
   }
 
   async get(jobId: string): Promise<Job | null> {
@@ -161,10 +181,6 @@ export class SqliteJobStore implements JobStore {
     const result = run.immediate();
     if (result.changed && result.job) this.events.emit(jobId, result.job);
     return result;
-  }
-
-  async delete(jobId: string): Promise<void> {
-    this.sql.remove.run(jobId);
   }
 
   async listEndedBefore(before: string, limit: number): Promise<Job[]> {

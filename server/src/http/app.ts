@@ -13,6 +13,7 @@ import { errorMiddleware, notFoundHandler } from './errors';
 import type { EventStreams } from './eventStreams';
 import { requestLogging } from './logging';
 import { deviceRoutes } from './routes/devices';
+import { securityHeaders } from './securityHeaders';
 import { generateRoutes } from './routes/generate';
 import { jobsRoutes } from './routes/jobs';
 import { workerRoutes } from './routes/worker';
@@ -44,6 +45,8 @@ export interface AppDeps {
   corsOrigins?: readonly string[];
   /** Open event streams, so a shutdown can end them at once. */
   eventStreams?: EventStreams;
+  /** An upload that sends no byte for this long is stopped with 408 (default 30 s; 0: never). */
+  uploadIdleTimeoutMs?: number;
   /** Extra routes mounted before the 404 handler (the web page, for example). */
   extraRoutes?: RequestHandler[];
 }
@@ -58,6 +61,7 @@ export function createApp(deps: AppDeps): Express {
   // Cloud Run terminates TLS in front of us: trust its X-Forwarded-* for links we hand out.
   app.set('trust proxy', true);
   app.use(requestLogging(deps.logger, deps.projectId));
+  app.use(securityHeaders());
 
   app.get('/health', async (_req, res) => {
     const checks = await Promise.allSettled([deps.store.ping(), deps.queue.ping()]);
@@ -87,6 +91,7 @@ export function createApp(deps: AppDeps): Express {
         allowUserIdField: deps.allowUserIdField ?? false,
         publicUrl: deps.publicUrl,
         webhooks: deps.lifecycle?.webhooks,
+        uploadIdleTimeoutMs: deps.uploadIdleTimeoutMs ?? 30_000,
       }),
     );
     app.use(

@@ -1,8 +1,8 @@
-import type { Request } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import multer, { MulterError, type StorageEngine } from 'multer';
 import { Readable } from 'node:stream';
 import { formatBytes } from '../adapters/localBlobStore';
-import { ClientError } from '../errors';
+import { ClientAbortedError, ClientError } from '../errors';
 import type { BlobStore } from '../ports/blobStore';
 import { uploadKey } from '../pipeline/runner';
 import type { MediaLimits } from './mediaChecks';
@@ -30,6 +30,28 @@ export interface UploadContext {
   jobId: string;
   startedKeys: Set<string>;
   stored: Map<string, StoredUpload>;
+  /** Files being written now; cleanup waits for them so no write lands after it. */
+  inFlight: Set<Promise<void>>;
+  /** Set by cleanup: a file that starts afterwards is refused at once. */
+  closed: boolean;
+  /**
+   * Ends the upload at once with this error, without waiting for the parser to read the rest
+   * of the body (multer drains a failed request to its end before it reports).
+   */
+  fail?: (err: unknown) => void;
+}
+
+/** Room for the multipart framing and the text fields, on top of the two files. */
+export const FORM_OVERHEAD_BYTES = 64 * 1024;
+
+/** The largest request body an upload can honestly need: both files at their limits, and the form. */
+export function maxUploadBodyBytes(limits: UploadLimits): number {
+  return limits.imageMaxBytes + limits.audioMaxBytes + FORM_OVERHEAD_BYTES;
+}
+
+/** A fresh upload context for one request. */
+export function newUploadContext(jobId: string): UploadContext {
+  return { jobId, startedKeys: new Set(), stored: new Map(), inFlight: new Set(), closed: false };
 }
 
 declare module 'express-serve-static-core' {
@@ -95,11 +117,21 @@ export class BlobStorageEngine implements StorageEngine {
   ) {}
 
   _handleFile(req: Request, file: Express.Multer.File, cb: (error?: unknown, info?: Partial<Express.Multer.File>) => void): void {
-    this.store(req, file).then(
+    const ctx = req.upload;
+    const work = ctx?.closed ? Promise.reject(new ClientError(400, 'upload_closed', 'The upload was already refused')) : this.store(req, file);
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    ctx?.inFlight.add(settled);
+    void settled.then(() => ctx?.inFlight.delete(settled));
+    work.then(
       (stored) => cb(null, { path: stored.key, size: stored.bytes, mimetype: stored.mime }),
       (err) => {
-        // Drain what is left so the multipart parser can move on to report the error.
+        // Let the parser move on, and end the request now: a refused file must not make the
+        // server read the rest of a body that may be gigabytes long.
         file.stream.resume();
+        ctx?.fail?.(err);
         cb(err);
       },
     );
@@ -168,8 +200,52 @@ export function createUploadMiddleware(blobs: BlobStore, limits: UploadLimits) {
   ]);
 }
 
+/**
+ * Runs the upload middleware and resolves when every file is stored. Rejects as soon as a file
+ * is refused (type, size), when no byte arrives for `idleTimeoutMs`, or when the client goes
+ * away (ClientAbortedError), without waiting for the rest of the body.
+ */
+export function receiveUpload(
+  req: Request,
+  res: Response,
+  middleware: RequestHandler,
+  options: { limits: UploadLimits; idleTimeoutMs: number },
+): Promise<void> {
+  const ctx = req.upload;
+  if (!ctx) return Promise.reject(new Error('upload context missing'));
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const finish = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      req.off('timeout', onIdle);
+      req.off('close', onClose);
+      if (options.idleTimeoutMs > 0) req.setTimeout(0);
+      if (err) reject(err);
+      else resolve();
+    };
+    // The socket's idle timer: during an upload the server writes nothing, so it measures the
+    // time since the client last sent a byte.
+    const onIdle = (): void =>
+      finish(
+        new ClientError(408, 'upload_timeout', `No upload data arrived for ${Math.round(options.idleTimeoutMs / 1000)} s; the upload was stopped`),
+      );
+    const onClose = (): void => {
+      if (!req.complete) finish(new ClientAbortedError());
+    };
+    ctx.fail = (err) => finish(translateMulterError(err, options.limits, req));
+    if (options.idleTimeoutMs > 0) req.setTimeout(options.idleTimeoutMs, onIdle);
+    req.on('close', onClose);
+    middleware(req, res, (err?: unknown) => finish(err ? translateMulterError(err, options.limits, req) : undefined));
+  });
+}
+
 /** Multer's own errors, said in the product's words. */
-export function translateMulterError(err: unknown, limits: UploadLimits): unknown {
+export function translateMulterError(err: unknown, limits: UploadLimits, req?: Request): unknown {
+  // Whatever the parser says about a body that stopped half-way, the client left.
+  if (req && !req.complete && (req.destroyed || req.socket?.destroyed) && !(err instanceof ClientError)) {
+    return new ClientAbortedError(undefined, { cause: err });
+  }
   if (!(err instanceof MulterError)) {
     if (err instanceof Error && /Unexpected end of form|Malformed part header|Multipart: Boundary not found/i.test(err.message)) {
       return new ClientError(400, 'bad_multipart', `The upload is not valid multipart/form-data: ${err.message}`);

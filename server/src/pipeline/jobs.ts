@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ClientError, PermanentError, RetryableError, describeError } from '../errors';
+import { ClientError, PermanentError, RetryableError, activeJobLimitReached, describeError } from '../errors';
 import type { BlobStore } from '../ports/blobStore';
 import { isTerminal, type Job, type JobInput, type JobStore } from '../ports/jobStore';
 import type { TaskQueue } from '../ports/taskQueue';
@@ -16,36 +16,40 @@ export interface JobsDeps {
   now?: () => Date;
 }
 
-/** Refuses a new job when the owner already has the maximum number running. */
+/**
+ * Refuses early, before any byte of an upload is stored, when the owner already has the
+ * maximum number of jobs running. Only a courtesy: the limit itself is enforced when the job
+ * is stored ({@link createJob}), because a burst of uploads all pass this check together.
+ */
 export async function checkActiveLimit(deps: Pick<JobsDeps, 'store' | 'maxActiveJobsPerUser'>, ownerUid: string): Promise<void> {
   const active = await deps.store.countActiveByOwner(ownerUid);
-  if (active >= deps.maxActiveJobsPerUser) {
-    throw new ClientError(
-      429,
-      'too_many_active_jobs',
-      `You already have ${active} jobs in progress (the limit is ${deps.maxActiveJobsPerUser}); wait for one to finish or cancel one`,
-      { retryAfterSec: 30 },
-    );
-  }
+  if (active >= deps.maxActiveJobsPerUser) throw activeJobLimitReached(active, deps.maxActiveJobsPerUser);
 }
 
 /**
- * Stores the job, then creates its first task and waits for it (STYLE rule 7): the caller
- * answers 202 only when both exist. If the enqueue fails, the job is marked failed (nothing
- * will ever run it) and a RetryableError tells the client to try again.
+ * Stores the job within the owner's active-job limit (one store transaction: a burst cannot
+ * pass it), then creates its first task and waits for it (STYLE rule 7): the caller answers
+ * 202 only when both exist. If the enqueue fails, the job is deleted (it never started, and
+ * must neither show in the owner's list nor count against the limit) and a RetryableError
+ * tells the client to try again; the caller removes the uploads.
  */
 export async function createJob(deps: JobsDeps, args: { jobId: string; ownerUid: string; input: JobInput }): Promise<Job> {
   const now = (deps.now?.() ?? new Date()).toISOString();
   const job = newJob({ ...args, providerName: deps.providerName, now });
-  await deps.store.create(job);
+  await deps.store.createWithinLimit(job, deps.maxActiveJobsPerUser);
   try {
     await enqueueStep(deps, job.jobId, 0, 0);
   } catch (err) {
     const { message } = describeError(err);
-    deps.logger.error({ message: 'could not enqueue the first task; job failed', jobId: job.jobId, error: message });
-    await deps.store.update(job.jobId, (current) =>
-      failJob(current, { code: 'queue_unavailable', message: 'The job could not be scheduled; please try again' }, now),
-    );
+    deps.logger.error({ message: 'could not enqueue the first task; job removed', jobId: job.jobId, error: message });
+    // Should the task exist after all (an answer lost after the create), its delivery finds no
+    // job and does nothing. If even the delete fails, fail the job so nothing ever runs it.
+    await deps.store.delete(job.jobId).catch(async (deleteErr: unknown) => {
+      deps.logger.error({ message: 'could not remove the job; marking it failed', jobId: job.jobId, error: describeError(deleteErr).message });
+      await deps.store.update(job.jobId, (current) =>
+        failJob(current, { code: 'queue_unavailable', message: 'The job could not be scheduled; please try again' }, now),
+      );
+    });
     throw new RetryableError('queue_unavailable', 'The job queue is not available; please try again shortly', {
       cause: err,
       retryAfterSec: 5,

@@ -160,6 +160,13 @@ export interface JobStore {
   get(jobId: string): Promise<Job | null>;
   /** The owner's jobs, newest first (createdAt desc, then jobId desc). */
   listByOwner(ownerUid: string, options: { limit: number; cursor?: string | null }): Promise<JobPage>;
+  /**
+   * Stores a new job only if its owner has fewer than `maxActive` jobs queued or processing,
+   * counted in the same transaction as the insert, so a burst of creations for one owner can
+   * never pass the limit together. Throws {@link LimitReachedError} (`too_many_active_jobs`)
+   * when the owner is at the limit, and `already_exists` like {@link create}.
+   */
+  createWithinLimit(job: Job, maxActive: number): Promise<void>;
   /** How many of the owner's jobs are queued or processing. */
   countActiveByOwner(ownerUid: string): Promise<number>;
   /**
@@ -178,7 +185,10 @@ export interface JobStore {
    * `onError` gets store failures; the subscription is then over.
    */
   watch(jobId: string, onSnapshot: (job: Job) => void, onError?: (err: Error) => void): Unsubscribe;
-  /** Removes the job document; a missing job is not an error. */
+  /**
+   * Removes the job document; a missing job is not an error. Used for a job that never started
+   * (its first task could not be created), and by delete and retention.
+   */
   delete(jobId: string): Promise<void>;
   /**
    * Finished jobs that ended (completedAt) before `before`, oldest first: what the local

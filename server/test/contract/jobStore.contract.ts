@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ClientError } from '../../src/errors';
+import { ClientError, LimitReachedError } from '../../src/errors';
 import type { Job, JobPage, JobStatus, JobStore, ProviderStats } from '../../src/ports/jobStore';
 
 /** What an adapter under contract can promise beyond the basics. */
@@ -129,6 +129,62 @@ export function describeJobStoreContract(
       test('an unknown id reads as null', async () => {
         expect(await store.get(`missing-${randomUUID()}`)).toBeNull();
       });
+    });
+
+    describe('createWithinLimit', () => {
+      test("stores the job while its owner is under the limit, counting only that owner's active jobs", async () => {
+        for (const status of ['queued', 'processing', 'completed', 'failed', 'cancelled'] as JobStatus[]) {
+          await store.create(makeJob({ status }));
+        }
+        await store.create(makeJob({ ownerUid: 'owner-b' }));
+        const job = makeJob();
+        await store.createWithinLimit(job, 3);
+        expect(await store.get(job.jobId)).toStrictEqual(job);
+        expect(await store.countActiveByOwner('owner-a')).toBe(3);
+      });
+
+      test('at the limit it refuses with too_many_active_jobs and stores nothing', async () => {
+        await store.create(makeJob({ status: 'queued' }));
+        await store.create(makeJob({ status: 'processing' }));
+        const refused = makeJob();
+        const err = await store.createWithinLimit(refused, 2).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(LimitReachedError);
+        expect(err).toMatchObject({ code: 'too_many_active_jobs', limit: 2, current: 2 });
+        expect(await store.get(refused.jobId)).toBeNull();
+        // Another owner is not held back by owner-a's jobs.
+        const theirs = makeJob({ ownerUid: 'owner-b' });
+        await store.createWithinLimit(theirs, 2);
+        expect((await store.get(theirs.jobId))?.ownerUid).toBe('owner-b');
+      });
+
+      test('a finished job frees its place', async () => {
+        const first = makeJob();
+        await store.createWithinLimit(first, 1);
+        await expect(store.createWithinLimit(makeJob(), 1)).rejects.toBeInstanceOf(LimitReachedError);
+        await store.update(first.jobId, (j) => ({ ...j, status: 'completed' }));
+        const second = makeJob();
+        await store.createWithinLimit(second, 1);
+        expect((await store.get(second.jobId))?.status).toBe('queued');
+      });
+
+      test('an id that exists fails with already_exists and leaves the first job in place', async () => {
+        const job = makeJob();
+        await store.createWithinLimit(job, 5);
+        await expect(store.createWithinLimit({ ...job, ownerUid: 'intruder' }, 5)).rejects.toMatchObject({ code: 'already_exists' });
+        expect((await store.get(job.jobId))?.ownerUid).toBe('owner-a');
+      });
+    });
+
+    test('delete removes the job from reads, lists and the active count; deleting twice is fine', async () => {
+      const kept = makeJob({ createdAt: '2025-03-01T09:00:00.000Z' });
+      const removed = makeJob();
+      await store.create(kept);
+      await store.create(removed);
+      await store.delete(removed.jobId);
+      await store.delete(removed.jobId);
+      expect(await store.get(removed.jobId)).toBeNull();
+      expect((await store.listByOwner('owner-a', { limit: 10 })).jobs.map((j) => j.jobId)).toEqual([kept.jobId]);
+      expect(await store.countActiveByOwner('owner-a')).toBe(1);
     });
 
     describe('listByOwner', () => {
@@ -460,6 +516,21 @@ export function describeJobStoreContract(
         expect([a.changed, b.changed].filter(Boolean)).toHaveLength(1);
         const winner = a.changed ? 'worker-1' : 'worker-2';
         expect((await store.get(job.jobId))?.provider.providerStatus).toBe(winner);
+      });
+
+      concurrent(`when 12 creations for one owner race with a limit of 5, exactly 5 are stored${because}`, async () => {
+        await store.create(makeJob({ ownerUid: 'owner-b' }));
+        const jobs = Array.from({ length: 12 }, () => makeJob({ ownerUid: 'burst-owner' }));
+        const outcomes = await Promise.allSettled(jobs.map((job) => store.createWithinLimit(job, 5)));
+        const stored = outcomes.filter((o) => o.status === 'fulfilled');
+        const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+        expect(stored).toHaveLength(5);
+        expect(refused.map((o) => (o.reason as LimitReachedError).code)).toEqual(Array(7).fill('too_many_active_jobs'));
+        expect(await store.countActiveByOwner('burst-owner')).toBe(5);
+        expect((await store.listByOwner('burst-owner', { limit: 100 })).jobs).toHaveLength(5);
+        // Exactly the creations that answered success are the ones stored.
+        const accepted = jobs.filter((_, i) => outcomes[i]!.status === 'fulfilled').map((j) => j.jobId).sort();
+        expect((await store.listByOwner('burst-owner', { limit: 100 })).jobs.map((j) => j.jobId).sort()).toEqual(accepted);
       });
     });
   });

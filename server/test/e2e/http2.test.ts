@@ -92,3 +92,25 @@ test('over h2c a small job runs to the end and its event stream ends with the te
   expect(health.status).toBe(200);
   expect(JSON.parse(health.text)).toMatchObject({ success: true });
 });
+
+test('over h2c an upload whose image passes its limit gets its 413 and the stream is stopped long before the body ends', async () => {
+  const total = 400 * 1024 * 1024;
+  let produced = 0;
+  const chunk = Buffer.alloc(256 * 1024, 0x41);
+  async function* body() {
+    yield Buffer.from('--h2c-big\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n');
+    yield Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00]);
+    while (produced < total) {
+      produced += chunk.length;
+      yield chunk;
+    }
+  }
+  const res = await request(
+    { ':method': 'POST', ':path': '/generate-with-tasks', 'content-type': 'multipart/form-data; boundary=h2c-big', 'x-user-id': 'h2c-big' },
+    Readable.from(body()),
+  );
+  expect(res.status).toBe(413);
+  expect(JSON.parse(res.text).error.code).toBe('file_too_large');
+  // The bridge and the app together take at most the largest valid upload and some buffers.
+  expect(produced).toBeLessThan(100 * 1024 * 1024);
+}, 60000);

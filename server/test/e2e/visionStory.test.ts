@@ -256,16 +256,17 @@ describe('what the worker answers the queue (deliveries made by hand on a paused
 });
 
 describe('when the queue is down', () => {
-  test('an upload gets 503, the job is marked failed, and its files are removed', async () => {
+  test('an upload gets 503, the job that never started is removed with its files, and does not show in the list', async () => {
     await stack.service.emulator!.close();
     const headers = { 'X-User-Id': 'queue-down' };
     const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Nobody runs me' }, headers);
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('queue_unavailable');
     const list = (await (await fetch(`${stack.baseUrl}/jobs`, { headers })).json()) as any;
-    expect(list.jobs).toHaveLength(1);
-    expect(list.jobs[0]).toMatchObject({ status: 'failed', error: { code: 'queue_unavailable' } });
-    const left = await listFiles(path.join(stack.dataDir, 'blobs', 'uploads', list.jobs[0].jobId));
-    expect(left).toEqual([]);
+    expect(list.jobs).toEqual([]);
+    const uploads = (await listFiles(path.join(stack.dataDir, 'blobs', 'uploads'))).map((f) => f.split(path.sep)[0]);
+    const jobsInStore = await Promise.all([...new Set(uploads)].map((id) => stack.service.store.get(id!)));
+    // Every upload folder left belongs to a job that exists (earlier tests' jobs), none to this one.
+    expect(jobsInStore.filter((j) => j === null)).toEqual([]);
   });
 });

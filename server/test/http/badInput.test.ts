@@ -47,6 +47,10 @@ async function expectNothingLeft(headers: Record<string, string>): Promise<void>
   expect(body.jobs).toEqual([]);
   const blobs = await listFiles(path.join(stack.dataDir, 'blobs'));
   expect(blobs.filter((f) => f.startsWith('uploads/'))).toEqual(uploadsOfAcceptedJobs);
+  // No empty folder of a refused upload either: only the accepted jobs' folders remain.
+  const { readdir } = await import('node:fs/promises');
+  const folders = await readdir(path.join(stack.dataDir, 'blobs', 'uploads')).catch(() => [] as string[]);
+  expect(folders.sort()).toEqual([...new Set(uploadsOfAcceptedJobs.map((f) => f.split('/')[1]!))].sort());
 }
 
 /** Uploads accepted by the few successful cases below; everything else must leave none. */

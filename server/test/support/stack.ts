@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { silentLogger } from '../../src/logger';
+import { silentLogger, type Logger } from '../../src/logger';
 import type { Job } from '../../src/ports/jobStore';
 import { startService, type RunningService, type ServiceOverrides } from '../../src/service';
 import { startCloudRunFrontEnd, type CloudRunFrontEnd } from '../../standins/cloudRunFrontEnd';
@@ -37,11 +37,11 @@ export interface TestStack {
 
 /** Starts the real service on 127.0.0.1:0 with its data in a fresh temp dir (or `dataDir`). */
 export async function startTestStack(
-  options: { env?: Record<string, string>; overrides?: ServiceOverrides; dataDir?: string } = {},
+  options: { env?: Record<string, string>; overrides?: ServiceOverrides; dataDir?: string; logger?: Logger } = {},
 ): Promise<TestStack> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'avatar-test-')));
   const config = loadConfig({ ...FAST_ENV, DATA_DIR: dataDir, ...options.env });
-  const service = await startService(config, silentLogger, options.overrides);
+  const service = await startService(config, options.logger ?? silentLogger, options.overrides);
   return {
     service,
     config,

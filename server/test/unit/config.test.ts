@@ -19,6 +19,15 @@ describe('configuration', () => {
     expect(c.dataDir).toBe(path.resolve('./.data'));
     expect(c.pipeline.pollScheduleSec).toEqual([5, 15, 30, 60]);
     expect(c.pipeline.jobDeadlineSec).toBe(86400);
+    expect(c.timeouts).toEqual({ headersMs: 20_000, requestMs: 900_000, uploadIdleMs: 30_000 });
+  });
+
+  test('slow-client timeouts are read in seconds; 0 turns the request and idle timeouts off', () => {
+    expect(loadConfig({ HEADERS_TIMEOUT: '1.5', REQUEST_TIMEOUT: '0', UPLOAD_IDLE_TIMEOUT: '0' }).timeouts).toEqual({
+      headersMs: 1500,
+      requestMs: 0,
+      uploadIdleMs: 0,
+    });
   });
 
   test('a Google project switches to Firestore, Cloud Tasks and Firebase auth, and names what is missing', () => {
@@ -60,6 +69,9 @@ describe('configuration', () => {
     [{ PROVIDER: 'visionstory' }, /VISIONSTORY_API_KEY/],
     [{ WORKER_URL: 'not a url' }, /WORKER_URL/],
     [{ TASK_MIN_BACKOFF: '100', TASK_MAX_BACKOFF: '10' }, /TASK_MIN_BACKOFF/],
+    [{ HEADERS_TIMEOUT: '0' }, /HEADERS_TIMEOUT/],
+    [{ HEADERS_TIMEOUT: '60', REQUEST_TIMEOUT: '30' }, /HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT/],
+    [{ UPLOAD_IDLE_TIMEOUT: '-1' }, /UPLOAD_IDLE_TIMEOUT/],
   ])('a bad value (%j) stops the start with a message naming the variable', (env, pattern) => {
     let error: unknown;
     try {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
+import { formatBytes } from '../../adapters/localBlobStore';
 import { z } from 'zod';
-import { ClientError } from '../../errors';
+import { ClientAbortedError, ClientError } from '../../errors';
 import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/jobs';
 import type { BlobStore } from '../../ports/blobStore';
 import type { WebhookSender } from '../../ports/webhookSender';
 import { authMiddleware, isValidUserId, type Authenticate } from '../auth';
 import { checkUploadedMedia, DEFAULT_MEDIA_LIMITS } from '../mediaChecks';
-import { createUploadMiddleware, translateMulterError, type UploadLimits } from '../upload';
+import { createUploadMiddleware, maxUploadBodyBytes, newUploadContext, receiveUpload, type UploadLimits } from '../upload';
 import { jobLinks, publicBaseUrl } from './links';
 
 export interface GenerateDeps {
@@ -20,6 +21,8 @@ export interface GenerateDeps {
   publicUrl?: string;
   /** Absent when WEBHOOK_SECRET is not set: a callbackUrl is then refused. */
   webhooks?: WebhookSender;
+  /** An upload that sends no byte for this long is stopped with 408 (0: never). */
+  uploadIdleTimeoutMs: number;
 }
 
 /**
@@ -68,15 +71,34 @@ export function generateRoutes(deps: GenerateDeps): Router {
   const upload = createUploadMiddleware(deps.blobs, deps.limits);
   const schema = fieldsSchema(deps.limits);
 
+  const maxBodyBytes = maxUploadBodyBytes(deps.limits);
+
   const cleanup = async (req: Request): Promise<void> => {
-    const keys = [...(req.upload?.startedKeys ?? [])].filter((k) => !k.startsWith('field:'));
+    const ctx = req.upload;
+    if (!ctx) return;
+    ctx.closed = true;
+    // A file still being written would land after the deletes below.
+    await Promise.all(ctx.inFlight);
+    const keys = [...ctx.startedKeys].filter((k) => !k.startsWith('field:'));
     await Promise.all(keys.map((k) => deps.blobs.delete(k).catch((err) => req.log?.warn({ message: 'cleanup failed', key: k, error: String(err) }))));
   };
 
-  router.post('/generate-with-tasks', authMiddleware(deps.authenticate), async (req, res, next) => {
+  // Before anything else, and before a byte of the body is read: a declared size that no
+  // valid upload can have is refused at once.
+  const refuseOversized: RequestHandler = (req, res, next) => {
+    res.locals.bodyBudgetBytes = maxBodyBytes;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      next(new ClientError(413, 'upload_too_large', `The upload is ${formatBytes(declared)}; at most ${formatBytes(maxBodyBytes)} is accepted (image ${formatBytes(deps.limits.imageMaxBytes)}, audio ${formatBytes(deps.limits.audioMaxBytes)})`));
+      return;
+    }
+    next();
+  };
+
+  router.post('/generate-with-tasks', refuseOversized, authMiddleware(deps.authenticate), async (req, res, next) => {
     const jobId = randomUUID();
     res.locals.jobId = jobId;
-    req.upload = { jobId, startedKeys: new Set(), stored: new Map() };
+    req.upload = newUploadContext(jobId);
     try {
       if (!req.is('multipart/form-data')) {
         throw new ClientError(400, 'expected_multipart', 'Send the files as multipart/form-data with fields "image" and "audio"');
@@ -84,9 +106,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
       // Refuse early, before any byte is stored, when the caller is already at the limit.
       await checkActiveLimit(deps.jobs, req.caller!.uid);
 
-      await new Promise<void>((resolve, reject) => {
-        upload(req, res, (err: unknown) => (err ? reject(translateMulterError(err, deps.limits)) : resolve()));
-      });
+      await receiveUpload(req, res, upload, { limits: deps.limits, idleTimeoutMs: deps.uploadIdleTimeoutMs });
 
       const body = (req.body ?? {}) as Record<string, unknown>;
       const unknown = Object.keys(body).filter((k) => !KNOWN_FIELDS.has(k));
@@ -96,8 +116,8 @@ export function generateRoutes(deps: GenerateDeps): Router {
         const issue = parsed.error.issues[0]!;
         throw new ClientError(400, issue.code === 'too_big' ? 'field_too_long' : 'missing_field', issue.message);
       }
-      const image = req.upload.stored.get('image');
-      const audio = req.upload.stored.get('audio');
+      const image = req.upload!.stored.get('image');
+      const audio = req.upload!.stored.get('audio');
       if (!image) throw new ClientError(400, 'missing_file', 'The "image" file is missing');
       if (!audio) throw new ClientError(400, 'missing_file', 'The "audio" file is missing');
       const { audioDurationSec } = await checkUploadedMedia(deps.blobs, { image, audio }, deps.limits.media ?? DEFAULT_MEDIA_LIMITS, req.log);
@@ -136,10 +156,13 @@ export function generateRoutes(deps: GenerateDeps): Router {
         ...jobLinks(base, job.jobId),
       });
     } catch (err) {
-      // Also when the enqueue failed: createJob has marked that job failed, so its inputs
-      // will never be read.
+      // Also when the enqueue failed: createJob has removed that job, so its inputs will never
+      // be read. An idle or vanished client holds a file write open until its connection ends,
+      // so answer it (which closes the connection) before cleaning up; otherwise clean first.
+      const connectionMustEndFirst = err instanceof ClientAbortedError || (err instanceof ClientError && err.code === 'upload_timeout');
+      if (connectionMustEndFirst) next(err);
       await cleanup(req);
-      next(err);
+      if (!connectionMustEndFirst) next(err);
     }
   });
   return router;

@@ -25,6 +25,9 @@ export interface JobsRouteDeps {
   eventStreams?: EventStreams;
 }
 
+/** How long a browser may keep a finished video without asking again. */
+const VIDEO_MAX_AGE_SEC = 3600;
+
 const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 /** The caller's job, or 404: another owner's job is indistinguishable from a missing one. */
@@ -113,13 +116,17 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
     // because signed URLs expire and the stored path does not.
     const signed = await deps.blobs.signedReadUrl(key, deps.signedUrlTtlSec);
     if (signed) {
-      res.setHeader('Cache-Control', 'no-store');
+      // The redirect is not cached: the signed URL it names expires.
+      res.setHeader('Cache-Control', 'private, no-store');
       res.redirect(302, signed);
       return;
     }
     const info = await deps.blobs.stat(key);
     if (!info) throw new ClientError(404, 'video_missing', 'The stored video is missing');
     const range = parseRange(req.header('range'), info.bytes);
+    // A finished video never changes, but it is the owner's: browsers may keep it, shared
+    // caches may not. An hour spares re-downloads when the page is reopened.
+    res.setHeader('Cache-Control', `private, max-age=${VIDEO_MAX_AGE_SEC}`);
     res.setHeader('Content-Type', info.contentType ?? 'video/mp4');
     res.setHeader('Accept-Ranges', 'bytes');
     const disposition = req.query.download !== undefined ? 'attachment' : 'inline';

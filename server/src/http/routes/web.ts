@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
+import { pageContentSecurityPolicy } from '../securityHeaders';
 import type { UploadLimits } from '../upload';
 
 /** Options of {@link webRoutes}. */
@@ -41,14 +42,9 @@ export function webRoutes(options: WebRoutesOptions): Router {
     bioMaxChars: limits.bioMaxChars,
   };
 
-  router.get(['/', '/index.html'], (_req, res) => {
+  router.get(['/', '/index.html'], pageContentSecurityPolicy(), (_req, res) => {
     // Always revalidate: the page is tiny and must match the API it talks to.
     res.setHeader('Cache-Control', 'no-cache');
-    // Scripts and styles only from here; the video may come from a signed Cloud Storage URL.
-    res.setHeader(
-      'Content-Security-Policy',
-      "default-src 'self'; media-src 'self' https: blob:; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-    );
     res.sendFile(path.join(dir, 'index.html'));
   });
   router.get('/web/config.json', (_req, res) => {
