@@ -74,6 +74,8 @@ export interface ChaosResult {
   stuck: string[];
   /** Jobs whose photo made more than one avatar, or whose audio more than one video. */
   duplicateAvatars: string[];
+  /** Avatars made again because an earlier answer was lost to a kill or a timeout (no idempotency key for avatars). */
+  avatarsAfterLostAnswer: number;
   duplicateVideos: string[];
   /** Accepted jobs that ended failed with a code outside EXPECTED_FAILURE_CODES. */
   unexpectedFailures: { jobId: string; code: string; message: string }[];
@@ -315,6 +317,8 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
   let uploadsCut = 0;
   const restarts = { samePort: 0, otherPort: 0 };
   let kills = 0;
+  /** When each kill -9 was sent: an avatar call running then (or just before) lost its answer. */
+  const killTimes: number[] = [];
   let lastFaultAt = Date.now();
 
   try {
@@ -420,6 +424,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
       for (let k = 0; k < options.kills; k += 1) {
         await sleep(700 + random() * 2500);
         if (Date.now() > hardDeadline - 30_000) break;
+        killTimes.push(Date.now());
         await stacks.kill9();
         kills += 1;
         lastFaultAt = Date.now();
@@ -470,9 +475,21 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
       byImage.set(keys.image, jobId);
       byAudio.set(keys.audio, jobId);
     }
-    const duplicateAvatars = Object.entries(sim.calls.madeBy.avatars)
-      .filter(([, n]) => n > 1)
-      .map(([k, n]) => `${byImage.get(k) ?? `unacknowledged upload ${k.slice(0, 8)}`} (${n} avatars)`);
+    // VisionStory's avatar call takes no idempotency key: when its answer is lost (the worker
+    // killed during the call or before it could save the id, or the call timed out), the retried
+    // step makes a second avatar. Such an avatar is counted as lost, not as a duplicate; a
+    // duplicate is an avatar made again although every earlier one's answer was delivered.
+    const SAVE_WINDOW_MS = 3000;
+    const lostAnswer = (c: { startedMs: number; closedMs: number | null; answered: boolean }): boolean =>
+      !c.answered || killTimes.some((t) => t >= c.startedMs && t <= (c.closedMs ?? Date.now()) + SAVE_WINDOW_MS);
+    let avatarsAfterLostAnswer = 0;
+    const duplicateAvatars: string[] = [];
+    for (const [k, n] of Object.entries(sim.calls.madeBy.avatars)) {
+      if (n < 2) continue;
+      const lost = (sim.calls.avatarCalls[k] ?? []).filter(lostAnswer).length;
+      avatarsAfterLostAnswer += Math.min(lost, n - 1);
+      if (n - 1 > lost) duplicateAvatars.push(`${byImage.get(k) ?? `unacknowledged upload ${k.slice(0, 8)}`} (${n} avatars, ${lost} answers lost)`);
+    }
     const duplicateVideos = Object.entries(sim.calls.madeBy.videos)
       .filter(([, n]) => n > 1)
       .map(([k, n]) => `${byAudio.get(k) ?? `unacknowledged upload ${k.slice(0, 8)}`} (${n} videos)`);
@@ -494,7 +511,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     const inStore = new Set(all.map((j) => j.jobId));
     for (const jobId of accepted.keys()) if (!inStore.has(jobId)) stuck.push(`${jobId} (missing)`);
 
-    const { madeBy: _madeBy, ...providerCalls } = sim.calls;
+    const { madeBy: _madeBy, avatarCalls: _avatarCalls, ...providerCalls } = sim.calls;
     return {
       seed: options.seed,
       options,
@@ -507,6 +524,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
       cancelled,
       stuck,
       duplicateAvatars,
+      avatarsAfterLostAnswer,
       duplicateVideos,
       unexpectedFailures,
       kills,
@@ -544,6 +562,7 @@ export function formatTable(r: ChaosResult): string {
     ['failed, by code', failed === '' ? '0' : failed],
     ['stuck (must be 0)', String(r.stuck.length)],
     ['duplicate avatars (must be 0)', String(r.duplicateAvatars.length)],
+    ['avatars made again after a lost answer', `${r.avatarsAfterLostAnswer} (kill -9 or timeout during the call; VisionStory takes no idempotency key for avatars)`],
     ['duplicate videos (must be 0)', String(r.duplicateVideos.length)],
     ['kill -9', `${r.kills} (restarts: ${r.restarts.samePort} same port, ${r.restarts.otherPort} other port)`],
     ['deliveries per task', '2 or 3 (drawn at each start)'],

@@ -80,6 +80,13 @@ export interface VisionStoryCalls {
    * video. A job whose photo or audio appears twice here made a second avatar or video.
    */
   madeBy: { avatars: Record<string, number>; videos: Record<string, number> };
+  /**
+   * Every avatar made, by photo (sha256): when its request started, when its connection closed,
+   * and whether the whole answer was written before that. VisionStory's avatar call takes no
+   * idempotency key, so an avatar whose answer was lost (the caller killed or timed out) is made
+   * again by the retried step; these records tell such a loss from a real duplicate.
+   */
+  avatarCalls: Record<string, { startedMs: number; closedMs: number | null; answered: boolean }[]>;
 }
 
 export interface VisionStorySimulator {
@@ -180,6 +187,7 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
     avatarsMade: 0,
     videosMade: 0,
     madeBy: { avatars: {}, videos: {} },
+    avatarCalls: {},
   };
   const countMade = (kind: 'avatars' | 'videos', bytes: Buffer): void => {
     const key = createHash('sha256').update(bytes).digest('hex');
@@ -396,6 +404,7 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedMs = Date.now();
     const url = new URL(req.url ?? '/', 'http://simulator');
     const route = `${req.method} ${url.pathname}`;
 
@@ -463,6 +472,12 @@ export async function startVisionStorySimulator(options: VisionStorySimulatorOpt
         avatars.set(avatarId, image);
         calls.avatarsMade += 1;
         countMade('avatars', image.bytes);
+        const record = { startedMs, closedMs: null as number | null, answered: false };
+        (calls.avatarCalls[createHash('sha256').update(image.bytes).digest('hex')] ??= []).push(record);
+        res.on('close', () => {
+          record.closedMs = Date.now();
+          record.answered = res.writableFinished;
+        });
         data = { avatar_id: avatarId };
       } else {
         data = await createVideo(body);

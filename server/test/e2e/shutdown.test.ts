@@ -80,7 +80,7 @@ test('on SIGTERM an open event stream ends at once with a retry hint, so the exi
   const { child } = await startMain({ PORT: String(port), DATA_DIR: dataDir, SHUTDOWN_GRACE_MS: String(GRACE_MS), LOCAL_RENDER_LATENCY_MS: '60000' });
   try {
     const base = `http://127.0.0.1:${port}`;
-    const image = await makeTestImage(dataDir, { format: 'png', width: 64, height: 64 });
+    const image = await makeTestImage(dataDir, { format: 'png', width: 320, height: 320 });
     const audio = await makeTestAudio(dataDir, { format: 'wav', seconds: 1 });
     const { status, body } = await upload(base, { image, audio, instructorName: 'Open stream' });
     expect(status).toBe(202);

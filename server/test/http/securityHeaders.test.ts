@@ -52,7 +52,7 @@ test('the web page may run only its own script and styles: no inline code, no ot
   expect(csp).not.toMatch(/unsafe-inline|unsafe-eval/);
   // The page itself keeps to that policy: its script and styles are files of this origin.
   const html = await res.text();
-  expect(html).toMatch(/<script src="\/web\/app\.js" defer><\/script>/);
+  expect(html).toMatch(/<script type="module" src="\/web\/app\.js"><\/script>/);
   expect(html).not.toMatch(/<script>|<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/i);
 });
 

@@ -28,7 +28,7 @@ export function serverErrorCodes(): string[] {
       if (entry.isDirectory()) visit(full);
       else if (entry.name.endsWith('.ts')) {
         const source = fs.readFileSync(full, 'utf8');
-        for (const m of source.matchAll(/new (?:ClientError|RetryableError|PermanentError)\(\s*(?:\d+\s*,\s*)?([^,]+),/g)) {
+        for (const m of source.matchAll(/new (?:ClientError|RetryableError|PermanentError|LimitReachedError)\(\s*(?:\d+\s*,\s*)?([^,]+),/g)) {
           codesIn(m[1]!).forEach((c) => codes.add(c));
         }
         for (const m of source.matchAll(/\bcode: ('[a-z][a-z0-9_]*')/g)) codes.add(m[1]!.slice(1, -1));

@@ -47,7 +47,7 @@ function serverCodes(): Set<string> {
   };
   for (const file of sourceFiles(SRC)) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/new (?:ClientError|RetryableError|PermanentError)\(\s*(?:\d+\s*,\s*)?([^,]+),/g)) {
+    for (const m of text.matchAll(/new (?:ClientError|RetryableError|PermanentError|LimitReachedError)\(\s*(?:\d+\s*,\s*)?([^,]+),/g)) {
       for (const code of values(m[1]!)) codes.add(code);
     }
     // `{ code: '…', message }` objects sent or stored (a returned one is an adapter's internal
