@@ -92,7 +92,8 @@ cat <<EOF
 Project ${PROJECT_ID}, region ${REGION}$([[ "$DRY_RUN" == true ]] && echo ' (dry run: nothing changes)')
 About to:
   - enable the Cloud Tasks, Cloud Scheduler, Cloud Run, Firestore, Cloud Storage, IAM,
-    IAM Credentials, Artifact Registry, Cloud Build, Cloud Logging and Secret Manager APIs
+    IAM Credentials, Artifact Registry, Cloud Build, Cloud Logging, Secret Manager and Firebase
+    Cloud Messaging APIs
   - create or update the queue ${QUEUE}: max-concurrent-dispatches ${MAX_CONCURRENT_DISPATCHES}
     (the worker takes ${WORKER_MAX_INSTANCES} instances x ${WORKER_CONCURRENCY} requests = ${WORKER_CAPACITY}),
     max-dispatches-per-second ${MAX_DISPATCHES_PER_SECOND}, max-attempts ${MAX_ATTEMPTS},
@@ -102,7 +103,8 @@ About to:
   - grant the api and worker accounts: cloudtasks enqueuer and viewer on the queue,
     iam.serviceAccountUser on ${TASKS_SA}, datastore.user on the project,
     iam.serviceAccountTokenCreator on itself (V4 signed URLs through signBlob, no key file);
-    the worker alone also cloudtasks taskDeleter on the queue
+    the worker alone also cloudtasks taskDeleter on the queue and firebasecloudmessaging.admin on
+    the project (it sends the job-end push notifications)
   - create, if missing, the image repository ${REPOSITORY} and the build source bucket
     gs://${BUILD_SOURCE_BUCKET}; grant the Cloud Build account artifactregistry.writer on
     ${REPOSITORY}, storage.objectViewer on gs://${BUILD_SOURCE_BUCKET} and logging.logWriter
@@ -111,7 +113,7 @@ EOF
 run gcloud services enable \
   cloudtasks.googleapis.com cloudscheduler.googleapis.com run.googleapis.com firestore.googleapis.com \
   storage.googleapis.com iam.googleapis.com iamcredentials.googleapis.com artifactregistry.googleapis.com \
-  cloudbuild.googleapis.com logging.googleapis.com secretmanager.googleapis.com \
+  cloudbuild.googleapis.com logging.googleapis.com secretmanager.googleapis.com fcm.googleapis.com \
   --project="$PROJECT_ID"
 
 queue_settings=(
@@ -167,6 +169,11 @@ grant_runtime() {
 # viewer: /health reads the queue. taskDeleter: only the worker deletes a cancelled job's task.
 grant_runtime "$API_SA" roles/cloudtasks.enqueuer roles/cloudtasks.viewer
 grant_runtime "$WORKER_SA" roles/cloudtasks.enqueuer roles/cloudtasks.viewer roles/cloudtasks.taskDeleter
+# The worker sends the job-end push through the FCM HTTP v1 API (scope firebase.messaging), whose
+# messages:send needs cloudmessaging.messages.create: FCM has no narrower predefined role than
+# this one, and it can only be granted on the project. The api sends no push.
+run gcloud projects add-iam-policy-binding "$PROJECT_ID" \
+  --member="serviceAccount:${WORKER_SA}" --role=roles/firebasecloudmessaging.admin --condition=None --format=none
 
 # --- the build ------------------------------------------------------------------------------------
 # On projects created recently the default Cloud Build account is no longer an Editor (it is often
@@ -206,6 +213,7 @@ run gcloud projects add-iam-policy-binding "$PROJECT_ID" \
 
 cat <<EOF
 Done. infra/deploy.sh grants the rest once the resources exist: the tasks account run.invoker on
-the worker service, the worker alone the VisionStory key secret, both accounts the bucket. Next:
+the worker service, the worker alone the VisionStory key secret, both accounts the webhook secret
+and the bucket. Next:
   infra/deploy.sh ${PROJECT_ID} ${REGION} --queue=${QUEUE} --max-instances=${WORKER_MAX_INSTANCES} --worker-concurrency=${WORKER_CONCURRENCY}
 EOF

@@ -2,7 +2,8 @@
 # Builds the image and deploys the two Cloud Run services: the worker (private, SERVICE_ROLE=worker)
 # first, then the api (public, SERVICE_ROLE=api) pointed at the worker's URL, and the Cloud
 # Scheduler job that calls the worker's sweep every 5 minutes. Also makes, when missing, the
-# bucket, the Firestore database and the VisionStory key secret, and deploys the Firestore rules
+# bucket, the Firestore database, the VisionStory key secret and the webhook signing secret
+# (generated here, never printed), and deploys the Firestore rules
 # and indexes. Safe to run again: each run deploys a new revision of both services, updates the
 # sweep job, and creates nothing twice.
 #
@@ -13,12 +14,14 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USAGE="usage: ${0##*/} PROJECT_ID REGION [--dry-run] [--queue=NAME] [--bucket=NAME]
-       [--image=IMAGE | --tag=TAG] [--repository=NAME] [--secret=NAME] [--firestore-location=LOC]
+       [--image=IMAGE | --tag=TAG] [--repository=NAME] [--secret=NAME] [--webhook-secret=NAME]
+       [--firestore-location=LOC]
        [--api-service=NAME] [--worker-service=NAME] [--tasks-sa=NAME] [--api-sa=NAME]
        [--worker-sa=NAME] [--sweep-job=NAME] [--dispatch-deadline=SECONDS]
        [--worker-timeout=SECONDS] [--worker-concurrency=N] [--max-instances=N]
   Defaults: queue video-generation-queue, bucket PROJECT_ID-avatar-videos, repository avatar,
-  secret visionstory-api-key (created from \$VISIONSTORY_API_KEY when missing), services
+  secret visionstory-api-key (created from \$VISIONSTORY_API_KEY when missing), webhook
+  secret webhook-secret (WEBHOOK_SECRET, generated when missing and never shown), services
   avatar-api and avatar-worker run as the accounts of the same names, sweep job avatar-sweep,
   dispatch deadline 600 s, worker timeout 900 s, 10 instances, 20 requests per worker instance
   (the queue's max-concurrent-dispatches must not exceed instances x concurrency).
@@ -34,6 +37,7 @@ IMAGE=""
 TAG=""
 REPOSITORY=avatar
 SECRET=visionstory-api-key
+WEBHOOK_SECRET_NAME=webhook-secret
 FIRESTORE_LOCATION=""
 API_SERVICE=avatar-api
 WORKER_SERVICE=avatar-worker
@@ -64,6 +68,7 @@ for arg in "$@"; do
     --tag=*) TAG="${arg#*=}" ;;
     --repository=*) REPOSITORY="${arg#*=}" ;;
     --secret=*) SECRET="${arg#*=}" ;;
+    --webhook-secret=*) WEBHOOK_SECRET_NAME="${arg#*=}" ;;
     --firestore-location=*) FIRESTORE_LOCATION="${arg#*=}" ;;
     --api-service=*) API_SERVICE="${arg#*=}" ;;
     --worker-service=*) WORKER_SERVICE="${arg#*=}" ;;
@@ -112,7 +117,8 @@ cat <<EOF
 Project ${PROJECT_ID}, region ${REGION}$([[ "$DRY_RUN" == true ]] && echo ' (dry run: nothing changes)')
 About to:
   - make, if missing: bucket gs://${BUCKET}, the Firestore database (${FIRESTORE_LOCATION}),
-    secret ${SECRET} (readable by ${WORKER_SA} only); deploy Firestore rules and indexes
+    secret ${SECRET} (readable by ${WORKER_SA} only), the webhook secret ${WEBHOOK_SECRET_NAME}
+    (generated; readable by ${API_SA} and ${WORKER_SA}); deploy Firestore rules and indexes
   - $([[ "$BUILD" == true ]] && echo "build ${IMAGE} with Cloud Build" || echo "use the image ${IMAGE}")
   - deploy ${WORKER_SERVICE} as ${WORKER_SA} (private, SERVICE_ROLE=worker, timeout
     ${WORKER_TIMEOUT}s, ${MAX_INSTANCES} instances x ${WORKER_CONCURRENCY} requests) and give ${TASKS_SA} run.invoker on it
@@ -167,6 +173,35 @@ fi
 # Only the worker calls VisionStory, so only its account may read the key.
 run gc secrets add-iam-policy-binding "$SECRET" \
   --member="serviceAccount:${WORKER_SA}" --role=roles/secretmanager.secretAccessor --format=none
+
+# --- the webhook signing secret (WEBHOOK_SECRET), only ever in Secret Manager ---------------------
+# whsec_ + base64 of 32 random bytes (Standard Webhooks). Made here when missing and never shown:
+# it goes from the generator straight to gcloud on stdin. An existing one is kept, since receivers
+# verify signatures with it.
+generate_webhook_secret() {
+  local random
+  if command -v openssl >/dev/null 2>&1; then
+    random="$(openssl rand -base64 32)" || return 1
+  else
+    random="$(node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("base64"))')" || return 1
+  fi
+  [[ ${#random} -eq 44 ]] || die "could not generate the webhook secret (no openssl or node)"
+  printf 'whsec_%s' "$random"
+}
+if exists gc secrets describe "$WEBHOOK_SECRET_NAME"; then
+  echo "Secret ${WEBHOOK_SECRET_NAME} exists (receivers verify with it; rotate with: printf 'whsec_%s' \"\$(openssl rand -base64 32)\" | gcloud secrets versions add ${WEBHOOK_SECRET_NAME} --data-file=-)."
+else
+  printf '+ gcloud secrets create %q --replication-policy=automatic --data-file=- --project=%q  # a generated whsec_ secret on stdin\n' "$WEBHOOK_SECRET_NAME" "$PROJECT_ID"
+  if [[ "$DRY_RUN" == false ]]; then
+    generate_webhook_secret | gc secrets create "$WEBHOOK_SECRET_NAME" --replication-policy=automatic --data-file=-
+  fi
+  echo "Read it for your webhook receivers with: gcloud secrets versions access latest --secret=${WEBHOOK_SECRET_NAME} --project=${PROJECT_ID}"
+fi
+# The api refuses a callbackUrl unless it has the secret; the worker signs and sends. Both read it.
+for sa in "$API_SA" "$WORKER_SA"; do
+  run gc secrets add-iam-policy-binding "$WEBHOOK_SECRET_NAME" \
+    --member="serviceAccount:${sa}" --role=roles/secretmanager.secretAccessor --format=none
+done
 
 # --- storage and Firestore ---------------------------------------------------------------------
 if exists gc storage buckets describe "gs://${BUCKET}"; then
@@ -288,7 +323,7 @@ worker_env() { echo "WORKER_URL=$1/worker/process-avatar,WORKER_AUDIENCE=$1"; }
 worker_deploy_env="SERVICE_ROLE=worker,${common_env}"
 [[ -z "$worker_base" ]] || worker_deploy_env+=",$(worker_env "$worker_base")"
 run gc run deploy "$WORKER_SERVICE" "${common_flags[@]}" --service-account="$WORKER_SA" \
-  --set-secrets="VISIONSTORY_API_KEY=${SECRET}:latest" --set-env-vars="$worker_deploy_env" \
+  --set-secrets="VISIONSTORY_API_KEY=${SECRET}:latest,WEBHOOK_SECRET=${WEBHOOK_SECRET_NAME}:latest" --set-env-vars="$worker_deploy_env" \
   --no-allow-unauthenticated --timeout="$WORKER_TIMEOUT" --concurrency="$WORKER_CONCURRENCY" \
   --max-instances="$MAX_INSTANCES"
 if [[ -z "$worker_base" ]]; then
@@ -325,9 +360,11 @@ fi
 # The api streams SSE for a job's whole life: allow Cloud Run's longest request. Uploads reach
 # 40 MB (10 MB photo + 30 MB audio) and Cloud Run refuses HTTP/1 requests over 32 MiB, so the api
 # runs HTTP/2 end-to-end (--use-http2) and the container speaks h2c (HTTP2_CLEARTEXT=true).
-# --clear-secrets: the api never calls the provider, so it never holds the key (and a revision
-# deployed before the accounts were split loses it).
-run gc run deploy "$API_SERVICE" "${common_flags[@]}" --service-account="$API_SA" --clear-secrets \
+# --set-secrets replaces the whole list: the api gets only the webhook secret (it refuses a
+# callbackUrl without it) and never the provider key, which it never uses (a revision deployed
+# before the accounts were split loses it).
+run gc run deploy "$API_SERVICE" "${common_flags[@]}" --service-account="$API_SA" \
+  --set-secrets="WEBHOOK_SECRET=${WEBHOOK_SECRET_NAME}:latest" \
   --set-env-vars="SERVICE_ROLE=api,HTTP2_CLEARTEXT=true,${common_env},$(worker_env "$worker_base")" \
   --allow-unauthenticated --use-http2 --timeout=3600 --concurrency=80 --max-instances="$MAX_INSTANCES"
 

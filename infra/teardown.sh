@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Removes what setup-cloud-tasks.sh and deploy.sh made: both Cloud Run services, the sweep's Cloud
 # Scheduler job, the queue and the three service accounts; the bucket (with every stored video) only with --delete-bucket, the image
-# repository only with --delete-images. Asks first unless --yes. Safe to run twice: what is
-# already gone is skipped. The Firestore database and the VisionStory key secret stay (the
-# database holds the job history; the key is yours): the script prints how to remove them.
+# repository only with --delete-images, the webhook signing secret only with
+# --delete-webhook-secret (receivers verify with it; a new deploy would generate a different one).
+# Asks first unless --yes. Safe to run twice: what is already gone is skipped. The Firestore
+# database and the VisionStory key secret stay (the database holds the job history; the key is
+# yours): the script prints how to remove them.
 set -euo pipefail
 # shellcheck source=infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USAGE="usage: ${0##*/} PROJECT_ID REGION [--yes] [--dry-run] [--delete-bucket] [--delete-images]
+       [--delete-webhook-secret] [--webhook-secret=NAME]
        [--queue=NAME] [--bucket=NAME] [--repository=NAME] [--api-service=NAME]
        [--worker-service=NAME] [--sweep-job=NAME] [--tasks-sa=NAME] [--api-sa=NAME]
        [--worker-sa=NAME]
@@ -23,12 +26,14 @@ SWEEP_JOB=avatar-sweep
 TASKS_SA_NAME=avatar-tasks
 API_SA_NAME=avatar-api
 WORKER_SA_NAME=avatar-worker
+WEBHOOK_SECRET_NAME=webhook-secret
 YES=false
 DRY_RUN=false
 # A dry run lists everything as if it existed (deleting what is there is the point).
 DRY_RUN_EXISTS=true
 DELETE_BUCKET=false
 DELETE_IMAGES=false
+DELETE_WEBHOOK_SECRET=false
 
 positional=()
 for arg in "$@"; do
@@ -37,6 +42,8 @@ for arg in "$@"; do
     --dry-run) DRY_RUN=true ;;
     --delete-bucket) DELETE_BUCKET=true ;;
     --delete-images) DELETE_IMAGES=true ;;
+    --delete-webhook-secret) DELETE_WEBHOOK_SECRET=true ;;
+    --webhook-secret=*) WEBHOOK_SECRET_NAME="${arg#*=}" ;;
     --queue=*) QUEUE="${arg#*=}" ;;
     --bucket=*) BUCKET="${arg#*=}" ;;
     --repository=*) REPOSITORY="${arg#*=}" ;;
@@ -69,6 +76,7 @@ About to DELETE:
   - service accounts ${TASKS_SA}, ${API_SA} and ${WORKER_SA}
 $([[ "$DELETE_BUCKET" == true ]] && echo "  - bucket gs://${BUCKET} and EVERY uploaded photo, recording and video in it" || echo "  (keeping bucket gs://${BUCKET}: add --delete-bucket to delete it)")
 $([[ "$DELETE_IMAGES" == true ]] && echo "  - image repository ${REPOSITORY}" || echo "  (keeping image repository ${REPOSITORY}: add --delete-images to delete it)")
+$([[ "$DELETE_WEBHOOK_SECRET" == true ]] && echo "  - the webhook signing secret ${WEBHOOK_SECRET_NAME} (receivers can no longer verify old deliveries)" || echo "  (keeping the webhook secret ${WEBHOOK_SECRET_NAME}: add --delete-webhook-secret to delete it)")
 EOF
 
 if [[ "$YES" == false && "$DRY_RUN" == false ]]; then
@@ -142,11 +150,20 @@ if [[ "$DELETE_IMAGES" == true ]]; then
   fi
 fi
 
+if [[ "$DELETE_WEBHOOK_SECRET" == true ]]; then
+  if exists gc secrets describe "$WEBHOOK_SECRET_NAME"; then
+    run gc secrets delete "$WEBHOOK_SECRET_NAME" --quiet
+  else
+    echo "Secret ${WEBHOOK_SECRET_NAME} is already gone."
+  fi
+fi
+
 cat <<EOF
 Done. Left in place on purpose:
   - the Firestore database (job history). Delete the jobs in the Firebase console, or the whole
     database with: gcloud firestore databases delete --database='(default)' --project=${PROJECT_ID}
   - the VisionStory key: gcloud secrets delete visionstory-api-key --project=${PROJECT_ID}
+$([[ "$DELETE_WEBHOOK_SECRET" == true ]] || echo "  - the webhook secret (add --delete-webhook-secret, or: gcloud secrets delete ${WEBHOOK_SECRET_NAME} --project=${PROJECT_ID})")
   - the enabled APIs (they cost nothing unused)
   - the build source bucket gs://${PROJECT_ID}_cloudbuild and the roles setup gave the Cloud Build
     account (artifactregistry.writer on the repository, storage.objectViewer on that bucket,

@@ -61,14 +61,28 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     };
 
     // The key travels on stdin, never on a command line or in the output.
-    const secret = run.raw.find((c) => c.args.slice(0, 2).join(' ') === 'secrets create')!;
+    const secret = run.raw.find((c) => c.args.slice(0, 3).join(' ') === 'secrets create visionstory-api-key')!;
     expect(secret.stdin).toBe(KEY);
     expect(run.calls.join('\n')).not.toContain(KEY);
     expect(run.stdout).not.toContain(KEY);
     // Only the worker calls VisionStory: it alone may read the key.
-    expect(changes.filter((c) => c.startsWith('gcloud secrets add-iam-policy-binding'))).toEqual([
+    expect(changes.filter((c) => c.startsWith('gcloud secrets add-iam-policy-binding visionstory-api-key'))).toEqual([
       `gcloud secrets add-iam-policy-binding visionstory-api-key --member=serviceAccount:${WORKER_SA} --role=roles/secretmanager.secretAccessor --format=none --project=demo-proj`,
     ]);
+    // The webhook secret is generated, on stdin too, and never shown: whsec_ + base64 of 32 bytes.
+    const webhook = run.raw.find((c) => c.args.slice(0, 3).join(' ') === 'secrets create webhook-secret')!;
+    expect(webhook.args).toContain('--data-file=-');
+    expect(webhook.stdin).toMatch(/^whsec_[A-Za-z0-9+/]+={0,2}$/);
+    expect(Buffer.from(webhook.stdin!.slice('whsec_'.length), 'base64')).toHaveLength(32);
+    expect(run.stdout).not.toContain(webhook.stdin!.slice('whsec_'.length));
+    expect(run.stderr).not.toContain(webhook.stdin!.slice('whsec_'.length));
+    expect(run.calls.join('\n')).not.toContain(webhook.stdin!.slice('whsec_'.length));
+    // The api refuses a callbackUrl without it and the worker signs with it: both read it, no one else.
+    expect(changes.filter((c) => c.startsWith('gcloud secrets add-iam-policy-binding webhook-secret'))).toEqual([
+      `gcloud secrets add-iam-policy-binding webhook-secret --member=serviceAccount:${API_SA} --role=roles/secretmanager.secretAccessor --format=none --project=demo-proj`,
+      `gcloud secrets add-iam-policy-binding webhook-secret --member=serviceAccount:${WORKER_SA} --role=roles/secretmanager.secretAccessor --format=none --project=demo-proj`,
+    ]);
+    expect(at('gcloud secrets create webhook-secret')).toBeLessThan(at('gcloud secrets add-iam-policy-binding webhook-secret'));
 
     at('gcloud storage buckets create gs://demo-proj-avatar-videos --location=us-central1 --uniform-bucket-level-access --public-access-prevention');
     at(`gcloud storage buckets add-iam-policy-binding gs://demo-proj-avatar-videos --member=serviceAccount:${API_SA} --role=roles/storage.objectAdmin`);
@@ -113,7 +127,8 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
 
     const worker = changes[workerDeploy]!;
     for (const flag of [`--image=${IMAGE}`, '--no-allow-unauthenticated', '--timeout=900', '--min-instances=0',
-      `--service-account=${WORKER_SA}`, '--set-secrets=VISIONSTORY_API_KEY=visionstory-api-key:latest', '--concurrency=20', '--max-instances=10']) {
+      `--service-account=${WORKER_SA}`, '--set-secrets=VISIONSTORY_API_KEY=visionstory-api-key:latest,WEBHOOK_SECRET=webhook-secret:latest',
+      '--concurrency=20', '--max-instances=10']) {
       expect(worker.split(' ')).toContain(flag);
     }
     expect(envVarsOf(worker)).toMatchObject({
@@ -136,10 +151,11 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(api.split(' ')).toContain(`--image=${IMAGE}`);
     // Uploads reach 40 MB; Cloud Run refuses HTTP/1 requests over 32 MiB.
     expect(api.split(' ')).toContain('--use-http2');
-    // Its own account, and no provider key: --clear-secrets also drops one an older revision had.
+    // Its own account, the webhook secret and no provider key: --set-secrets replaces the whole
+    // list, so it also drops a key an older revision had.
     expect(api.split(' ')).toContain(`--service-account=${API_SA}`);
-    expect(api.split(' ')).toContain('--clear-secrets');
-    expect(api).not.toContain('--set-secrets');
+    expect(api.split(' ')).toContain('--set-secrets=WEBHOOK_SECRET=webhook-secret:latest');
+    expect(api).not.toContain('VISIONSTORY_API_KEY');
     expect(envVarsOf(api)).toMatchObject({
       SERVICE_ROLE: 'api',
       HTTP2_CLEARTEXT: 'true',
@@ -184,6 +200,10 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(changes.filter((c) => / create /.test(c) && !c.includes('firestore indexes'))).toEqual([]);
     expect(again.stdout).toContain('Index exists already.');
     expect(again.stdout).toContain('Secret visionstory-api-key exists');
+    // The webhook secret is kept (receivers verify with it), and still readable by both accounts.
+    expect(again.raw.some((c) => c.args[0] === 'secrets' && c.args[1] === 'create')).toBe(false);
+    expect(again.stdout).toContain('Secret webhook-secret exists');
+    expect(changes.filter((c) => c.startsWith('gcloud secrets add-iam-policy-binding webhook-secret'))).toHaveLength(2);
     expect(changes.some((c) => c.startsWith('gcloud run services update'))).toBe(false);
     // The sweep job is updated in place (update spells the headers flag differently).
     const sweep = again.raw.find((c) => c.args.slice(0, 4).join(' ') === 'scheduler jobs update http')!.args;
@@ -254,6 +274,19 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(run.calls.filter((c) => c.startsWith('gcloud run deploy ')).every((c) => c.includes('--image=gcr.io/x/y:z'))).toBe(true);
   });
 
+  test('--webhook-secret names the secret that is made, granted and mounted as WEBHOOK_SECRET on both services', () => {
+    sandbox.run(SETUP, ['demo-proj', 'us-central1']);
+    const run = deploy(['--webhook-secret=hooks-key']);
+    expect(run.status).toBe(0);
+    expect(sandbox.resources()['secrets/hooks-key']).toBeDefined();
+    expect(sandbox.resources()['secrets/webhook-secret']).toBeUndefined();
+    const changes = mutations(run.calls);
+    expect(changes.filter((c) => c.startsWith('gcloud secrets add-iam-policy-binding hooks-key'))).toHaveLength(2);
+    for (const service of ['avatar-worker', 'avatar-api']) {
+      expect(changes.find((c) => c.startsWith(`gcloud run deploy ${service} `))).toContain('WEBHOOK_SECRET=hooks-key:latest');
+    }
+  });
+
   test('a dry run prints a whole first deployment and calls gcloud not once', () => {
     const run = deploy(['--dry-run'], {});
     expect(run.status).toBe(0);
@@ -264,6 +297,9 @@ describe('infra/deploy.sh against a recording gcloud stand-in', () => {
     expect(run.stdout).toContain('+ gcloud run deploy avatar-api');
     expect(run.stdout).toContain("+ gcloud scheduler jobs create http avatar-sweep --location=us-central1 --schedule=\\*/5\\ \\*\\ \\*\\ \\*\\ \\*");
     expect(run.stdout).toContain('--uri=https://WORKER-URL/worker/sweep');
+    expect(run.stdout).toContain('+ gcloud secrets create webhook-secret --replication-policy=automatic --data-file=- --project=demo-proj  # a generated whsec_ secret on stdin');
+    expect(run.stdout).toContain('+ gcloud secrets add-iam-policy-binding webhook-secret --member=serviceAccount:avatar-api@demo-proj.iam.gserviceaccount.com');
+    expect(run.stdout).not.toMatch(/whsec_[A-Za-z0-9+/]{20}/);
     expect(sandbox.resources()).toEqual({});
   });
 });

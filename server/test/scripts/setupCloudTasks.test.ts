@@ -42,7 +42,7 @@ describe('setup-cloud-tasks.sh against a recording gcloud stand-in', () => {
     expect(bad.calls).toEqual([]);
   });
 
-  test('a first run enables the APIs, creates the queue sized to the worker, three accounts and the roles', () => {
+  test('a first run enables the APIs (FCM among them), creates the queue sized to the worker, three accounts and the roles', () => {
     const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1']);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
@@ -50,7 +50,7 @@ describe('setup-cloud-tasks.sh against a recording gcloud stand-in', () => {
 
     const changes = mutations(run.calls);
     expect(changes[0]).toMatch(/^gcloud services enable /);
-    for (const api of ['cloudtasks', 'cloudscheduler', 'run', 'firestore', 'storage', 'iam', 'iamcredentials', 'artifactregistry', 'cloudbuild', 'logging', 'secretmanager']) {
+    for (const api of ['cloudtasks', 'cloudscheduler', 'run', 'firestore', 'storage', 'iam', 'iamcredentials', 'artifactregistry', 'cloudbuild', 'logging', 'secretmanager', 'fcm']) {
       expect(changes[0]).toContain(` ${api}.googleapis.com `);
     }
     expect(changes).toContain(
@@ -81,8 +81,13 @@ describe('setup-cloud-tasks.sh against a recording gcloud stand-in', () => {
       [
         ...common,
         'roles/cloudtasks.taskDeleter on tasks queues video-generation-queue',
+        // The worker alone sends the job-end push (FCM HTTP v1 messages:send).
+        'roles/firebasecloudmessaging.admin on projects demo-proj',
         'roles/iam.serviceAccountTokenCreator on iam service-accounts avatar-worker@demo-proj.iam.gserviceaccount.com',
       ].sort(),
+    );
+    expect(changes).toContain(
+      `gcloud projects add-iam-policy-binding demo-proj --member=${WORKER} --role=roles/firebasecloudmessaging.admin --condition=None --format=none`,
     );
     // Nothing here touches the VisionStory secret: deploy.sh grants it to the worker alone.
     expect(changes.some((c) => c.includes('add-iam-policy-binding') && c.includes('secret'))).toBe(false);
@@ -168,6 +173,8 @@ describe('setup-cloud-tasks.sh against a recording gcloud stand-in', () => {
     expect(run.stdout).toContain('+ gcloud iam service-accounts create avatar-tasks');
     expect(run.stdout).toContain('+ gcloud iam service-accounts create avatar-worker');
     expect(run.stdout).toContain('+ gcloud projects add-iam-policy-binding demo-proj --member=serviceAccount:DEFAULT-BUILD-ACCOUNT --role=roles/logging.logWriter');
+    expect(run.stdout).toContain('fcm.googleapis.com');
+    expect(run.stdout).toContain('+ gcloud projects add-iam-policy-binding demo-proj --member=serviceAccount:avatar-worker@demo-proj.iam.gserviceaccount.com --role=roles/firebasecloudmessaging.admin');
     expect(sandbox.resources()).toEqual({});
   });
 

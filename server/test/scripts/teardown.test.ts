@@ -74,6 +74,29 @@ describe('infra/teardown.sh against a recording gcloud stand-in', () => {
     expect(again.stdout).toContain('Sweep job avatar-sweep is already gone.');
   });
 
+  test('the webhook secret stays unless --delete-webhook-secret; with it the secret is deleted once and a second run finds it gone', () => {
+    expect(deployed['secrets/webhook-secret']).toBeDefined();
+    const kept = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--yes']);
+    expect(kept.status).toBe(0);
+    expect(mutations(kept.calls).some((c) => c.startsWith('gcloud secrets delete'))).toBe(false);
+    expect(sandbox.resources()['secrets/webhook-secret']).toBeDefined();
+    expect(kept.stdout).toContain('keeping the webhook secret webhook-secret: add --delete-webhook-secret to delete it');
+
+    const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--yes', '--delete-webhook-secret']);
+    expect(run.status).toBe(0);
+    // Only the webhook secret: the VisionStory key is the user's and always stays.
+    expect(mutations(run.calls).filter((c) => c.startsWith('gcloud secrets'))).toEqual([
+      'gcloud secrets delete webhook-secret --quiet --project=demo-proj',
+    ]);
+    expect(sandbox.resources()['secrets/webhook-secret']).toBeUndefined();
+    expect(sandbox.resources()['secrets/visionstory-api-key']).toBeDefined();
+
+    const again = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--yes', '--delete-webhook-secret']);
+    expect(again.status).toBe(0);
+    expect(mutations(again.calls).filter((c) => c.startsWith('gcloud secrets'))).toEqual([]);
+    expect(again.stdout).toContain('Secret webhook-secret is already gone.');
+  });
+
   test('after a deploy, teardown removes the TTL policy on avatarJobs.expireAt; a second run finds it gone', () => {
     const setup = sandbox.run('setup-cloud-tasks.sh', ['demo-proj', 'us-central1']);
     expect(setup.status).toBe(0);
@@ -97,6 +120,10 @@ describe('infra/teardown.sh against a recording gcloud stand-in', () => {
     expect(run.stdout).toContain('+ gcloud run services delete avatar-api');
     expect(run.stdout).toContain('+ gcloud scheduler jobs delete avatar-sweep --location=us-central1 --quiet');
     expect(run.stdout).toContain('+ gcloud storage rm --recursive gs://demo-proj-avatar-videos');
+    expect(run.stdout).not.toContain('+ gcloud secrets delete');
+    const withSecret = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--dry-run', '--delete-webhook-secret']);
+    expect(withSecret.calls).toEqual([]);
+    expect(withSecret.stdout).toContain('+ gcloud secrets delete webhook-secret --quiet --project=demo-proj');
     expect(Object.keys(sandbox.resources())).toContain('run services/avatar-api');
   });
 });
