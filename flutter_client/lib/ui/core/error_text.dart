@@ -1,3 +1,4 @@
+import '../../domain/models/app_exception.dart';
 import '../../l10n/app_localizations.dart';
 
 /// The server's error [code] in the user's language. The codes are stable; the server's
@@ -8,6 +9,10 @@ String errorText(AppLocalizations l10n, String code, String serverMessage) {
   if (l10n.localeName.startsWith('en') && serverMessage.isNotEmpty) return serverMessage;
   return _translated(l10n, code) ?? serverMessage;
 }
+
+/// An error for people: a server code in their language, else the message as it came.
+String errorMessageOf(AppLocalizations l10n, Object error) =>
+    error is AppException ? errorText(l10n, error.code, error.message) : '$error';
 
 String? _translated(AppLocalizations l10n, String code) => switch (code) {
       'already_exists' => l10n.errorAlreadyExists,
