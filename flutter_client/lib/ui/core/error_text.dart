@@ -98,5 +98,8 @@ String? _translated(AppLocalizations l10n, String code) => switch (code) {
       'delete_unavailable' => l10n.errorDeleteUnavailable,
       'bad_sweep' => l10n.errorBadSweep,
       'unhealthy' => l10n.errorUnhealthy,
+      'upload_closed' => l10n.errorUploadClosed,
+      'upload_timeout' => l10n.errorUploadTimeout,
+      'upload_too_large' => l10n.errorUploadTooLarge,
       _ => null,
     };
