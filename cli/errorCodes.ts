@@ -93,4 +93,7 @@ export const ERROR_TEXTS: Record<string, { en: string; ko: string }> = {
   delete_unavailable: { en: 'Deleting jobs is not available on this server.', ko: '이 서버에서는 작업을 삭제할 수 없습니다.' },
   bad_sweep: { en: 'The sweep request is not valid.', ko: '정리 요청이 올바르지 않습니다.' },
   unhealthy: { en: 'The server is not healthy: its store or queue cannot be reached.', ko: '서버 상태가 좋지 않습니다. 저장소나 대기열에 연결할 수 없습니다.' },
+  upload_closed: { en: 'The upload was already refused.', ko: '업로드가 이미 거부되었습니다.' },
+  upload_timeout: { en: 'The upload stalled and was stopped; try again.', ko: '업로드가 멈춰서 중단되었습니다. 다시 시도하세요.' },
+  upload_too_large: { en: 'The upload is larger than accepted; send smaller files.', ko: '업로드가 허용된 크기보다 큽니다. 더 작은 파일을 보내세요.' },
 };

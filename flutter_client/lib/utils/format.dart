@@ -1,12 +1,3 @@
-/// `42 s`, `3 min 05 s`, `1 h 02 min`: elapsed time as people read it.
-String formatElapsed(Duration duration) {
-  final seconds = duration.inSeconds;
-  if (seconds < 60) return '$seconds s';
-  final minutes = duration.inMinutes;
-  if (minutes < 60) return '$minutes min ${_two(seconds % 60)} s';
-  return '${duration.inHours} h ${_two(minutes % 60)} min';
-}
-
 /// `512 B`, `1.2 MB`.
 String formatBytes(int bytes) {
   if (bytes < 1024) return '$bytes B';

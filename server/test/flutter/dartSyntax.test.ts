@@ -178,6 +178,24 @@ function readL10nConfig(text: string): L10nConfig {
   return { arbDir, template: get('template-arb-file', 'app_en.arb'), generated: path.posix.join(outputDir, get('output-localization-file', 'app_localizations.dart')) };
 }
 
+/**
+ * `file:line: text` for each string literal handed straight to a widget as text people read:
+ * Text/SelectableText's first argument, or a tooltip, label, labelText, hintText, helperText
+ * or semanticLabel argument. Keys, routes and other literals are not text and pass.
+ */
+function hardCodedTexts(source: string, file: string): string[] {
+  const found: string[] = [];
+  const pattern = /\b(?:(?:Selectable)?Text\(\s*|(?:tooltip|label|labelText|hintText|helperText|semanticLabel):\s*)(['"])/g;
+  for (const m of source.matchAll(pattern)) {
+    const line = source.slice(0, m.index).split('\n').length;
+    const quote = m[1]!;
+    const start = m.index! + m[0].length;
+    const end = source.indexOf(quote, start);
+    found.push(`${file}:${line}: ${m[0].replace(/\s+/g, ' ')}${source.slice(start, end)}${quote}`);
+  }
+  return found;
+}
+
 const files = dartFiles(CLIENT_DIR).map((abs) => path.relative(CLIENT_DIR, abs).split(path.sep).join('/'));
 const read = (rel: string) => fs.readFileSync(path.join(CLIENT_DIR, rel), 'utf8');
 
@@ -298,6 +316,29 @@ describe('the Flutter client in flutter_client/', () => {
         const declared = Object.keys(((en[`@${key}`] as { placeholders?: object } | undefined)?.placeholders ?? {})).sort();
         expect({ key, declared }).toEqual({ key, declared: placeholdersOf(en[key]) });
       }
+    });
+
+    test('no user-visible text in lib/ui/ is a string literal: Text, tooltips, labels go through l10n', () => {
+      const problems = files.filter((f) => f.startsWith('lib/ui/')).flatMap((f) => hardCodedTexts(read(f), `flutter_client/${f}`));
+      expect(problems).toEqual([]);
+    });
+
+    test('the hard-coded text check catches literals in Text, tooltips and labels, and passes l10n calls', () => {
+      const src = [
+        "Text('Hello'),",
+        "const Text(\"Bye\"),",
+        "IconButton(tooltip: 'Delete', onPressed: f),",
+        "InputDecoration(labelText: 'Name'),",
+        "Text(l10n.createButton),",
+        "Text(l10n.percentLabel(3)),",
+        "Key('create-job'),",
+      ].join('\n');
+      expect(hardCodedTexts(src, 'x.dart')).toEqual([
+        "x.dart:1: Text('Hello'",
+        'x.dart:2: Text("Bye"',
+        "x.dart:3: tooltip: 'Delete'",
+        "x.dart:4: labelText: 'Name'",
+      ]);
     });
 
     test('every message the code reads from AppLocalizations exists in the ARB files', () => {

@@ -32,20 +32,17 @@ enum JobStatus {
 
 /// The pipeline steps, in order: avatar.create → video.create → video.poll → video.store → done.
 enum JobStep {
-  avatarCreate('avatar.create', 'Creating the avatar'),
-  videoCreate('video.create', 'Starting the video'),
-  videoPoll('video.poll', 'Rendering the video'),
-  videoStore('video.store', 'Saving the video'),
-  done('done', 'Done'),
-  unknown('', 'Working');
+  avatarCreate('avatar.create'),
+  videoCreate('video.create'),
+  videoPoll('video.poll'),
+  videoStore('video.store'),
+  done('done'),
+  unknown('');
 
-  const JobStep(this.wireName, this.label);
+  const JobStep(this.wireName);
 
   /// The value of `progress.currentStep` in the document.
   final String wireName;
-
-  /// What the step does, as shown to the user.
-  final String label;
 
   static JobStep parse(Object? raw) =>
       values.firstWhere((s) => s != unknown && s.wireName == raw, orElse: () => unknown);
@@ -85,8 +82,6 @@ class JobProgress {
   final double percent;
   final String message;
 
-  /// The step's label, or its raw name when this app does not know it.
-  String get stepLabel => step == JobStep.unknown && stepRaw.isNotEmpty ? stepRaw : step.label;
 }
 
 /// `input`: what the user uploaded, as stored by the backend.
@@ -257,13 +252,6 @@ class AvatarJob {
   final DateTime? createdAt;
   final DateTime? updatedAt;
   final DateTime? completedAt;
-
-  /// The status as shown: its name, or `unknown (<raw>)` for a status this app does not know.
-  String get statusLabel => status != JobStatus.unknown
-      ? status.wireName
-      : statusRaw.isEmpty
-          ? 'unknown'
-          : 'unknown ($statusRaw)';
 
   /// The owner may still cancel: the job is moving and no cancel is pending.
   bool get canCancel => status.isActive && !cancelRequested;

@@ -28,31 +28,46 @@ abstract final class UploadRules {
     };
   }
 
-  static String? validateName(String? value) {
+  static UploadProblem? validateName(String? value) {
     final name = value?.trim() ?? '';
-    if (name.isEmpty) return 'Enter the instructor\'s name';
-    if (name.length > maxNameLength) return 'At most $maxNameLength characters';
+    if (name.isEmpty) return UploadProblem.nameMissing;
+    if (name.length > maxNameLength) return UploadProblem.nameTooLong;
     return null;
   }
 
-  static String? validateBio(String? value) {
+  static UploadProblem? validateBio(String? value) {
     final bio = value?.trim() ?? '';
-    if (bio.isEmpty) return 'Enter a short bio';
-    if (bio.length > maxBioLength) return 'At most $maxBioLength characters';
+    if (bio.isEmpty) return UploadProblem.bioMissing;
+    if (bio.length > maxBioLength) return UploadProblem.bioTooLong;
     return null;
   }
 
-  static String? validateImage(MediaFile? image) {
-    if (image == null) return 'Pick a photo';
-    if (!imageTypes.contains(image.mimeType)) return 'Use a JPEG, PNG, WebP or HEIC photo';
-    if (image.length > maxImageBytes) return 'The photo must be at most 10 MB';
+  static UploadProblem? validateImage(MediaFile? image) {
+    if (image == null) return UploadProblem.imageMissing;
+    if (!imageTypes.contains(image.mimeType)) return UploadProblem.imageType;
+    if (image.length > maxImageBytes) return UploadProblem.imageTooLarge;
     return null;
   }
 
-  static String? validateAudio(MediaFile? audio) {
-    if (audio == null) return 'Pick an audio file';
-    if (!audioTypes.contains(audio.mimeType)) return 'Use an MP3, WAV or M4A file';
-    if (audio.length > maxAudioBytes) return 'The audio must be at most 30 MB';
+  static UploadProblem? validateAudio(MediaFile? audio) {
+    if (audio == null) return UploadProblem.audioMissing;
+    if (!audioTypes.contains(audio.mimeType)) return UploadProblem.audioType;
+    if (audio.length > maxAudioBytes) return UploadProblem.audioTooLarge;
     return null;
   }
+}
+
+/// What is wrong with a field of the form; the UI words it in the user's language
+/// (lib/ui/core/job_text.dart).
+enum UploadProblem {
+  nameMissing,
+  nameTooLong,
+  bioMissing,
+  bioTooLong,
+  imageMissing,
+  imageType,
+  imageTooLarge,
+  audioMissing,
+  audioType,
+  audioTooLarge,
 }

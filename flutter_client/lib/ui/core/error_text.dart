@@ -1,3 +1,4 @@
+import '../../domain/models/app_exception.dart';
 import '../../l10n/app_localizations.dart';
 
 /// The server's error [code] in the user's language. The codes are stable; the server's
@@ -8,6 +9,10 @@ String errorText(AppLocalizations l10n, String code, String serverMessage) {
   if (l10n.localeName.startsWith('en') && serverMessage.isNotEmpty) return serverMessage;
   return _translated(l10n, code) ?? serverMessage;
 }
+
+/// An error for people: a server code in their language, else the message as it came.
+String errorMessageOf(AppLocalizations l10n, Object error) =>
+    error is AppException ? errorText(l10n, error.code, error.message) : '$error';
 
 String? _translated(AppLocalizations l10n, String code) => switch (code) {
       'already_exists' => l10n.errorAlreadyExists,
@@ -96,5 +101,8 @@ String? _translated(AppLocalizations l10n, String code) => switch (code) {
       'delete_unavailable' => l10n.errorDeleteUnavailable,
       'bad_sweep' => l10n.errorBadSweep,
       'unhealthy' => l10n.errorUnhealthy,
+      'upload_closed' => l10n.errorUploadClosed,
+      'upload_timeout' => l10n.errorUploadTimeout,
+      'upload_too_large' => l10n.errorUploadTooLarge,
       _ => null,
     };

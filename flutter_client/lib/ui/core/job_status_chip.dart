@@ -1,8 +1,11 @@
 import 'package:flutter/material.dart';
 
 import '../../domain/models/avatar_job.dart';
+import '../../l10n/app_localizations.dart';
+import 'job_text.dart';
 
-/// The job's status as a coloured chip; an unknown status shows its raw value.
+/// The job's status as a coloured chip, in the user's language; an unknown status shows its
+/// raw value.
 class JobStatusChip extends StatelessWidget {
   const JobStatusChip({super.key, required this.job});
 
@@ -21,7 +24,7 @@ class JobStatusChip extends StatelessWidget {
     };
     return Chip(
       avatar: Icon(icon, size: 18),
-      label: Text(job.statusLabel),
+      label: Text(statusText(AppLocalizations.of(context), job)),
       backgroundColor: background,
     );
   }

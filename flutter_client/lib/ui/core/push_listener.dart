@@ -2,6 +2,7 @@ import 'package:flutter/material.dart';
 import 'package:provider/provider.dart';
 
 import '../../data/services/push_service.dart';
+import '../../l10n/app_localizations.dart';
 import '../../routing/routes.dart';
 
 /// Lives inside the signed-in part of the app: starts push (permission, token registration)
@@ -33,10 +34,11 @@ class _PushListenerState extends State<PushListener> {
   }
 
   void _showSnackBar(JobPush push) {
+    final l10n = AppLocalizations.of(context);
     widget.messengerKey.currentState?.showSnackBar(
       SnackBar(
-        content: Text(push.body.isEmpty ? push.title : '${push.title}: ${push.body}'),
-        action: SnackBarAction(label: 'Open', onPressed: () => _openJob(push.jobId)),
+        content: Text(push.body.isEmpty ? push.title : l10n.pushTitleBody(push.title, push.body)),
+        action: SnackBarAction(label: l10n.openAction, onPressed: () => _openJob(push.jobId)),
       ),
     );
   }

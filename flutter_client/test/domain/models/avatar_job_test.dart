@@ -58,7 +58,7 @@ void main() {
       final job = AvatarJob.fromJson(const {}, id: 'job_x');
       expect(job.jobId, 'job_x');
       expect(job.status, JobStatus.unknown);
-      expect(job.statusLabel, 'unknown');
+      expect(job.statusRaw, '');
       expect(job.progress.percent, 0);
       expect(job.result, isNull);
       expect(job.error, isNull);
@@ -70,17 +70,17 @@ void main() {
       final json = {...fixtureJson('processing'), 'status': 'paused'};
       final job = AvatarJob.fromJson(json);
       expect(job.status, JobStatus.unknown);
-      expect(job.statusLabel, 'unknown (paused)');
+      expect(job.statusRaw, 'paused');
       expect(job.canCancel, isFalse);
     });
 
-    test('an unknown step keeps its raw name as its label', () {
+    test('an unknown step keeps its raw name for display', () {
       final job = AvatarJob.fromJson(const {
         'status': 'processing',
         'progress': {'currentStep': 'video.upscale', 'stepNumber': 5, 'totalSteps': 6},
       });
       expect(job.progress.step, JobStep.unknown);
-      expect(job.progress.stepLabel, 'video.upscale');
+      expect(job.progress.stepRaw, 'video.upscale');
       expect(job.progress.stepNumber, 5);
     });
 

@@ -1,7 +1,8 @@
 import 'package:flutter/material.dart';
 
-import '../../../domain/models/app_exception.dart';
+import '../../../l10n/app_localizations.dart';
 import '../../../utils/result.dart';
+import '../../core/error_text.dart';
 import '../view_models/sign_in_view_model.dart';
 
 /// Shows [child] once the user is signed in; signs in anonymously on first build.
@@ -31,14 +32,15 @@ class _AuthGateState extends State<AuthGate> {
         final result = widget.viewModel.signIn.result;
         if (result is Err<String>) {
           final error = result.error;
+          final l10n = AppLocalizations.of(context);
           return Scaffold(
             body: Center(
               child: Column(
                 mainAxisSize: MainAxisSize.min,
                 children: [
-                  Text('Could not sign in: ${error is AppException ? error.message : error}'),
+                  Text(l10n.couldNotSignIn(errorMessageOf(l10n, error))),
                   const SizedBox(height: 12),
-                  FilledButton(onPressed: widget.viewModel.signIn.execute, child: const Text('Try again')),
+                  FilledButton(onPressed: widget.viewModel.signIn.execute, child: Text(l10n.tryAgainButton)),
                 ],
               ),
             ),

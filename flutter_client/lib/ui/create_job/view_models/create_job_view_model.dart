@@ -49,14 +49,14 @@ class CreateJobViewModel extends ChangeNotifier {
 
   MediaFile? _image;
   MediaFile? _audio;
-  String? _imageError;
-  String? _audioError;
+  UploadProblem? _imageError;
+  UploadProblem? _audioError;
   double? _uploadProgress;
 
   MediaFile? get image => _image;
   MediaFile? get audio => _audio;
-  String? get imageError => _imageError;
-  String? get audioError => _audioError;
+  UploadProblem? get imageError => _imageError;
+  UploadProblem? get audioError => _audioError;
 
   /// 0 to 1 while the upload runs; null otherwise.
   double? get uploadProgress => _uploadProgress;

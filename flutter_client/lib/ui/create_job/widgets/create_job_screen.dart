@@ -4,8 +4,11 @@ import '../../../domain/models/app_exception.dart';
 import '../../../domain/models/created_job.dart';
 import '../../../domain/models/media_file.dart';
 import '../../../domain/models/upload_rules.dart';
+import '../../../l10n/app_localizations.dart';
 import '../../../utils/format.dart';
 import '../../../utils/result.dart';
+import '../../core/error_text.dart';
+import '../../core/job_text.dart';
 import '../view_models/create_job_view_model.dart';
 
 /// The Create form: photo, audio, name and bio, then an upload with a progress bar.
@@ -57,8 +60,8 @@ class _CreateJobScreenState extends State<CreateJobScreen> {
         // The file fields already show what is wrong.
         break;
       case Err<CreatedJob>(:final error):
-        final message = error is AppException ? error.message : '$error';
-        ScaffoldMessenger.of(context).showSnackBar(SnackBar(content: Text('Upload failed: $message')));
+        final l10n = AppLocalizations.of(context);
+        ScaffoldMessenger.of(context).showSnackBar(SnackBar(content: Text(l10n.uploadFailed(errorMessageOf(l10n, error)))));
     }
   }
 
@@ -73,12 +76,14 @@ class _CreateJobScreenState extends State<CreateJobScreen> {
   @override
   Widget build(BuildContext context) {
     final viewModel = widget.viewModel;
+    final l10n = AppLocalizations.of(context);
+    String? problem(UploadProblem? p) => p == null ? null : uploadProblemText(l10n, p);
     return Scaffold(
       appBar: AppBar(
-        title: const Text('New avatar video'),
+        title: Text(l10n.createTitle),
         actions: [
           if (widget.onOpenHistory != null)
-            IconButton(tooltip: 'My videos', icon: const Icon(Icons.history), onPressed: widget.onOpenHistory),
+            IconButton(tooltip: l10n.myVideosTitle, icon: const Icon(Icons.history), onPressed: widget.onOpenHistory),
         ],
       ),
       body: ListenableBuilder(
@@ -93,17 +98,17 @@ class _CreateJobScreenState extends State<CreateJobScreen> {
                 _FileTile(
                   key: const Key('pick-image'),
                   icon: Icons.photo,
-                  emptyLabel: 'Pick a photo',
+                  emptyLabel: l10n.pickPhoto,
                   file: viewModel.image,
-                  error: viewModel.imageError,
+                  error: problem(viewModel.imageError),
                   onTap: uploading ? null : viewModel.pickImage.execute,
                 ),
                 _FileTile(
                   key: const Key('pick-audio'),
                   icon: Icons.audiotrack,
-                  emptyLabel: 'Pick an audio file (MP3, WAV, M4A)',
+                  emptyLabel: l10n.pickAudio,
                   file: viewModel.audio,
-                  error: viewModel.audioError,
+                  error: problem(viewModel.audioError),
                   onTap: uploading ? null : viewModel.pickAudio.execute,
                 ),
                 const SizedBox(height: 12),
@@ -111,32 +116,32 @@ class _CreateJobScreenState extends State<CreateJobScreen> {
                   key: const Key('instructor-name'),
                   controller: _name,
                   enabled: !uploading,
-                  decoration: const InputDecoration(labelText: 'Instructor name'),
+                  decoration: InputDecoration(labelText: l10n.instructorNameLabel),
                   maxLength: UploadRules.maxNameLength,
                   textInputAction: TextInputAction.next,
-                  validator: UploadRules.validateName,
+                  validator: (value) => problem(UploadRules.validateName(value)),
                 ),
                 TextFormField(
                   key: const Key('instructor-bio'),
                   controller: _bio,
                   enabled: !uploading,
-                  decoration: const InputDecoration(labelText: 'Short bio'),
+                  decoration: InputDecoration(labelText: l10n.shortBioLabel),
                   maxLength: UploadRules.maxBioLength,
                   minLines: 2,
                   maxLines: 5,
-                  validator: UploadRules.validateBio,
+                  validator: (value) => problem(UploadRules.validateBio(value)),
                 ),
                 const SizedBox(height: 16),
                 if (uploading) ...[
                   LinearProgressIndicator(key: const Key('upload-progress'), value: viewModel.uploadProgress),
                   const SizedBox(height: 8),
-                  Text('Uploading… ${((viewModel.uploadProgress ?? 0) * 100).round()}%'),
+                  Text(l10n.uploadingProgress(((viewModel.uploadProgress ?? 0) * 100).round())),
                   const SizedBox(height: 8),
                 ],
                 FilledButton(
                   key: const Key('create-job'),
                   onPressed: uploading ? null : _create,
-                  child: const Text('Create'),
+                  child: Text(l10n.createButton),
                 ),
               ],
             ),
@@ -173,7 +178,7 @@ class _FileTile extends StatelessWidget {
           ? Text(error!, style: TextStyle(color: Theme.of(context).colorScheme.error))
           : picked == null
               ? null
-              : Text('${formatBytes(picked.length)} · ${picked.mimeType}'),
+              : Text(AppLocalizations.of(context).fileDetails(formatBytes(picked.length), picked.mimeType)),
       trailing: const Icon(Icons.upload_file),
       onTap: onTap,
     );

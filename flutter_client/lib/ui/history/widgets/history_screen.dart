@@ -1,9 +1,11 @@
 import 'package:flutter/material.dart';
 
-import '../../../domain/models/app_exception.dart';
 import '../../../domain/models/avatar_job.dart';
+import '../../../l10n/app_localizations.dart';
 import '../../../utils/format.dart';
+import '../../core/error_text.dart';
 import '../../core/job_status_chip.dart';
+import '../../core/job_text.dart';
 import '../view_models/history_view_model.dart';
 
 /// The user's jobs, newest first; each opens its job page.
@@ -15,18 +17,18 @@ class HistoryScreen extends StatelessWidget {
 
   @override
   Widget build(BuildContext context) {
+    final l10n = AppLocalizations.of(context);
     return Scaffold(
-      appBar: AppBar(title: const Text('My videos')),
+      appBar: AppBar(title: Text(l10n.myVideosTitle)),
       body: ListenableBuilder(
         listenable: viewModel,
         builder: (context, _) {
           if (viewModel.loading) return const Center(child: CircularProgressIndicator());
           final error = viewModel.error;
           if (error != null && viewModel.jobs.isEmpty) {
-            final message = error is AppException ? error.message : '$error';
-            return Center(child: Text('Could not load your videos: $message'));
+            return Center(child: Text(l10n.historyLoadFailed(errorMessageOf(l10n, error))));
           }
-          if (viewModel.jobs.isEmpty) return const Center(child: Text('No videos yet.'));
+          if (viewModel.jobs.isEmpty) return Center(child: Text(l10n.historyEmpty));
           return ListView.separated(
             itemCount: viewModel.jobs.length,
             separatorBuilder: (context, _) => const Divider(height: 1),
@@ -42,20 +44,18 @@ class HistoryScreen extends StatelessWidget {
   }
 
   Future<void> _confirmAndDelete(BuildContext context, AvatarJob job) async {
+    final l10n = AppLocalizations.of(context);
     final confirmed = await showDialog<bool>(
       context: context,
       builder: (context) => AlertDialog(
-        title: const Text('Delete this video?'),
-        content: const Text(
-          'The photo, the voice recording and the video are removed for good. '
-          'A video still being made is cancelled.',
-        ),
+        title: Text(l10n.deleteQuestion),
+        content: Text(l10n.deleteExplanation),
         actions: [
-          TextButton(onPressed: () => Navigator.of(context).pop(false), child: const Text('Keep')),
+          TextButton(onPressed: () => Navigator.of(context).pop(false), child: Text(l10n.keepButton)),
           TextButton(
             key: const Key('confirm-delete'),
             onPressed: () => Navigator.of(context).pop(true),
-            child: const Text('Delete'),
+            child: Text(l10n.deleteButton),
           ),
         ],
       ),
@@ -66,9 +66,7 @@ class HistoryScreen extends StatelessWidget {
     final error = viewModel.deleteError;
     ScaffoldMessenger.of(context).showSnackBar(
       SnackBar(
-        content: Text(deleted
-            ? 'Video deleted.'
-            : 'Could not delete: ${error is AppException ? error.message : '$error'}'),
+        content: Text(deleted ? l10n.videoDeleted : l10n.couldNotDelete(errorMessageOf(l10n, error ?? ''))),
       ),
     );
   }
@@ -83,11 +81,12 @@ class _JobTile extends StatelessWidget {
 
   @override
   Widget build(BuildContext context) {
+    final l10n = AppLocalizations.of(context);
     final created = job.createdAt;
     final details = [
       if (created != null) formatDateTime(created),
-      if (job.status.isActive) '${job.progress.percent.round()}% · ${job.progress.stepLabel}',
-      if (job.status == JobStatus.failed && job.error != null) job.error!.message,
+      if (job.status.isActive) ...[l10n.percentLabel(job.progress.percent.round()), stepText(l10n, job.progress)],
+      if (job.status == JobStatus.failed && job.error != null) errorText(l10n, job.error!.code, job.error!.message),
     ].join(' · ');
     return ListTile(
       title: Text(job.input.instructorName.isEmpty ? job.jobId : job.input.instructorName),
@@ -98,7 +97,7 @@ class _JobTile extends StatelessWidget {
           JobStatusChip(job: job),
           IconButton(
             key: Key('delete-${job.jobId}'),
-            tooltip: 'Delete',
+            tooltip: l10n.deleteButton,
             icon: const Icon(Icons.delete_outline),
             onPressed: () => onDelete(job),
           ),

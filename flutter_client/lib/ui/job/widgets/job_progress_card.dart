@@ -1,7 +1,8 @@
 import 'package:flutter/material.dart';
 
 import '../../../domain/models/avatar_job.dart';
-import '../../../utils/format.dart';
+import '../../../l10n/app_localizations.dart';
+import '../../core/job_text.dart';
 
 /// Step N of M, the percent bar, the worker's message, the provider's status and the elapsed
 /// time, as the job document has them.
@@ -15,6 +16,9 @@ class JobProgressCard extends StatelessWidget {
   Widget build(BuildContext context) {
     final progress = job.progress;
     final textTheme = Theme.of(context).textTheme;
+    final l10n = AppLocalizations.of(context);
+    final providerStatus = job.provider.providerStatus;
+    final polls = job.provider.polls;
     final percent = progress.percent.round();
     return Card(
       child: Padding(
@@ -22,9 +26,9 @@ class JobProgressCard extends StatelessWidget {
         child: Column(
           crossAxisAlignment: CrossAxisAlignment.start,
           children: [
-            Text(progress.stepLabel, style: textTheme.titleMedium),
+            Text(stepText(l10n, progress), style: textTheme.titleMedium),
             if (progress.totalSteps > 0)
-              Text('Step ${progress.stepNumber} of ${progress.totalSteps}', style: textTheme.bodySmall),
+              Text(l10n.stepCount(progress.stepNumber, progress.totalSteps), style: textTheme.bodySmall),
             const SizedBox(height: 12),
             Row(
               children: [
@@ -35,7 +39,7 @@ class JobProgressCard extends StatelessWidget {
                   ),
                 ),
                 const SizedBox(width: 12),
-                Text('$percent%'),
+                Text(l10n.percentLabel(percent)),
               ],
             ),
             if (progress.message.isNotEmpty) ...[
@@ -43,13 +47,16 @@ class JobProgressCard extends StatelessWidget {
               Text(progress.message),
             ],
             const SizedBox(height: 8),
-            if (job.provider.providerStatus != null)
+            if (providerStatus != null)
               Text(
-                'Provider: ${job.provider.providerStatus}'
-                '${job.provider.polls > 0 ? ' (checked ${job.provider.polls} times)' : ''}',
+                switch (polls) {
+                  <= 0 => l10n.providerStatus(providerStatus),
+                  1 => l10n.providerStatusCheckedOnce(providerStatus),
+                  _ => l10n.providerStatusChecked(providerStatus, polls),
+                },
                 style: textTheme.bodySmall,
               ),
-            if (elapsed != null) Text('Elapsed: ${formatElapsed(elapsed!)}', style: textTheme.bodySmall),
+            if (elapsed != null) Text(l10n.elapsedLabel(elapsedText(l10n, elapsed!)), style: textTheme.bodySmall),
           ],
         ),
       ),

@@ -62,7 +62,7 @@ class _JobScreenState extends State<JobScreen> {
     if (result is Err<void>) {
       widget.viewModel.cancel.clearResult();
       final l10n = AppLocalizations.of(context);
-      _showSnack(l10n.couldNotCancel(_messageOf(l10n, result.error)));
+      _showSnack(l10n.couldNotCancel(errorMessageOf(l10n, result.error)));
     }
   }
 
@@ -78,7 +78,7 @@ class _JobScreenState extends State<JobScreen> {
         if (job != null) widget.onStartAgain(job);
       case Err<CreatedJob>(:final error):
         final l10n = AppLocalizations.of(context);
-        _showSnack(l10n.couldNotRetry(_messageOf(l10n, error)));
+        _showSnack(l10n.couldNotRetry(errorMessageOf(l10n, error)));
     }
   }
 
@@ -97,7 +97,7 @@ class _JobScreenState extends State<JobScreen> {
         builder: (context, _) => switch (widget.viewModel.state) {
           JobLoading _ => const Center(child: CircularProgressIndicator()),
           JobNotFound _ => _Message(icon: Icons.search_off, text: l10n.jobNotFound),
-          JobLoadFailed(:final error) => _Message(icon: Icons.cloud_off, text: l10n.jobLoadFailed(_messageOf(l10n, error))),
+          JobLoadFailed(:final error) => _Message(icon: Icons.cloud_off, text: l10n.jobLoadFailed(errorMessageOf(l10n, error))),
           JobLoaded(:final job) => _JobDetails(
               job: job,
               viewModel: widget.viewModel,
@@ -174,7 +174,7 @@ class _JobDetails extends StatelessWidget {
           final l10n = AppLocalizations.of(context);
           return Column(
             children: [
-              Text(l10n.couldNotOpenVideo(_messageOf(l10n, error))),
+              Text(l10n.couldNotOpenVideo(errorMessageOf(l10n, error))),
               TextButton(onPressed: command.execute, child: Text(l10n.tryAgainButton)),
             ],
           );
@@ -249,7 +249,3 @@ class _Message extends StatelessWidget {
         ),
       );
 }
-
-/// An error for people: a server code in their language, else the message as it came.
-String _messageOf(AppLocalizations l10n, Exception error) =>
-    error is AppException ? errorText(l10n, error.code, error.message) : '$error';

@@ -2,6 +2,7 @@ import 'package:flutter/material.dart';
 import 'package:video_player/video_player.dart';
 
 import '../../../domain/models/video_source.dart';
+import '../../../l10n/app_localizations.dart';
 
 /// Plays the finished video from [source], sending its headers (the bearer token when the
 /// backend streams the video itself).
@@ -54,8 +55,9 @@ class _JobVideoPlayerState extends State<JobVideoPlayer> {
 
   @override
   Widget build(BuildContext context) {
+    final l10n = AppLocalizations.of(context);
     if (_error != null) {
-      return Text('The video could not be played: $_error');
+      return Text(l10n.videoCouldNotPlay('$_error'));
     }
     if (!_controller.value.isInitialized) {
       return const AspectRatio(aspectRatio: 16 / 9, child: Center(child: CircularProgressIndicator()));
@@ -68,7 +70,7 @@ class _JobVideoPlayerState extends State<JobVideoPlayer> {
           valueListenable: _controller,
           builder: (context, value, _) => IconButton(
             iconSize: 40,
-            tooltip: value.isPlaying ? 'Pause' : 'Play',
+            tooltip: value.isPlaying ? l10n.pauseTooltip : l10n.playTooltip,
             icon: Icon(value.isPlaying ? Icons.pause_circle : Icons.play_circle),
             onPressed: () => value.isPlaying ? _controller.pause() : _controller.play(),
           ),

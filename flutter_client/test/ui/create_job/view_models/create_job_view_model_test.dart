@@ -1,5 +1,6 @@
 import 'package:avatar_jobs/domain/models/app_exception.dart';
 import 'package:avatar_jobs/domain/models/created_job.dart';
+import 'package:avatar_jobs/domain/models/upload_rules.dart';
 import 'package:avatar_jobs/ui/create_job/view_models/create_job_view_model.dart';
 import 'package:avatar_jobs/utils/result.dart';
 import 'package:flutter_test/flutter_test.dart';
@@ -41,7 +42,7 @@ void main() {
 
     await viewModel.submit.execute(details);
 
-    expect(viewModel.audioError, 'The audio must be at most 30 MB');
+    expect(viewModel.audioError, UploadProblem.audioTooLarge);
     expect(((viewModel.submit.result! as Err<CreatedJob>).error as AppException).code, 'invalid_input');
     expect(repository.createdRequests, isEmpty);
     viewModel.dispose();

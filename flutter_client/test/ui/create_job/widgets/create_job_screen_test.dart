@@ -1,4 +1,5 @@
 import 'package:avatar_jobs/ui/create_job/view_models/create_job_view_model.dart';
+import 'package:avatar_jobs/l10n/app_localizations.dart';
 import 'package:avatar_jobs/ui/create_job/widgets/create_job_screen.dart';
 import 'package:flutter/material.dart';
 import 'package:flutter_test/flutter_test.dart';
@@ -25,7 +26,10 @@ void main() {
     viewModel.dispose();
   }
 
-  Future<void> showForm(WidgetTester tester) => tester.pumpWidget(MaterialApp(
+  Future<void> showForm(WidgetTester tester, {Locale locale = const Locale('en')}) => tester.pumpWidget(MaterialApp(
+        locale: locale,
+        localizationsDelegates: AppLocalizations.localizationsDelegates,
+        supportedLocales: AppLocalizations.supportedLocales,
         home: CreateJobScreen(viewModel: viewModel, onJobCreated: opened.add),
       ));
 
@@ -41,6 +45,20 @@ void main() {
     expect(find.text('Pick an audio file'), findsOneWidget);
     expect(repository.createdRequests, isEmpty);
     expect(opened, isEmpty);
+    await close(tester);
+  });
+
+  testWidgets('in Korean, the form and its problems are in Korean', (tester) async {
+    await showForm(tester, locale: const Locale('ko'));
+
+    await tester.tap(find.byKey(const Key('create-job')));
+    await tester.pump();
+
+    expect(find.text('새 아바타 영상'), findsOneWidget);
+    expect(find.text('강사 이름을 입력하세요'), findsOneWidget);
+    expect(find.text('사진을 선택하세요'), findsOneWidget);
+    expect(find.text("Enter the instructor's name"), findsNothing);
+    expect(repository.createdRequests, isEmpty);
     await close(tester);
   });
 

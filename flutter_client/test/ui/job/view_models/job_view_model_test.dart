@@ -121,7 +121,8 @@ void main() {
     repository.emitJob(jobId, Result.ok(AvatarJob.fromJson({...fixtureJson('processing'), 'status': 'paused'})));
     await settle();
 
-    expect(viewModel.job!.statusLabel, 'unknown (paused)');
+    expect(viewModel.job!.status, JobStatus.unknown);
+    expect(viewModel.job!.statusRaw, 'paused');
     expect(viewModel.canRetry, isFalse);
     expect(viewModel.job!.canCancel, isFalse);
   });

@@ -47,6 +47,18 @@ void main() {
     viewModel.dispose();
   }
 
+  testWidgets('in Korean, the step, step N of M, status, provider status and elapsed time are in Korean', (tester) async {
+    final (viewModel, _) = await showJob(tester, fixtureJob('processing'), locale: const Locale('ko'));
+
+    expect(find.text('영상을 렌더링하는 중'), findsOneWidget);
+    expect(find.text('4단계 중 3단계'), findsOneWidget);
+    expect(find.text('처리 중'), findsOneWidget);
+    expect(find.text('제공업체 상태: creating (3회 확인)'), findsOneWidget);
+    expect(find.text('경과 시간: 1분 00초'), findsOneWidget);
+    expect(find.text('Rendering the video'), findsNothing);
+    await close(tester, viewModel);
+  });
+
   testWidgets('a processing job shows its step, step N of M, percent, provider status and elapsed time', (tester) async {
     final (viewModel, repository) = await showJob(tester, fixtureJob('processing'));
 
@@ -101,7 +113,7 @@ void main() {
     final json = {...fixtureJson('processing'), 'status': 'archived'};
     final (viewModel, _) = await showJob(tester, AvatarJob.fromJson(json));
 
-    expect(find.text('unknown (archived)'), findsOneWidget);
+    expect(find.text('Unknown (archived)'), findsOneWidget);
     expect(find.byKey(const Key('cancel-job')), findsNothing);
 
     await close(tester, viewModel);
