@@ -129,10 +129,10 @@ interface Media {
 async function makeMedia(dir: string, i: number): Promise<Media> {
   const image = path.join(dir, `face-${i}.png`);
   const audio = path.join(dir, `voice-${i}.wav`);
-  await runFfmpeg(['-y', '-f', 'lavfi', '-i', `testsrc=size=${64 + 2 * (i % 50)}x${64 + 2 * Math.floor(i / 50)}:rate=1`, '-frames:v', '1', '-c:v', 'png', image], {
+  await runFfmpeg(['-y', '-f', 'lavfi', '-i', `testsrc=size=${320 + 2 * (i % 50)}x${320 + 2 * Math.floor(i / 50)}:rate=1`, '-frames:v', '1', '-c:v', 'png', image], {
     timeoutMs: 30_000,
   });
-  await runFfmpeg(['-y', '-f', 'lavfi', '-i', `sine=frequency=${200 + i}:sample_rate=16000:duration=1`, '-c:a', 'pcm_s16le', audio], { timeoutMs: 30_000 });
+  await runFfmpeg(['-y', '-f', 'lavfi', '-i', `sine=frequency=${200 + i}:sample_rate=16000:duration=1.5`, '-c:a', 'pcm_s16le', audio], { timeoutMs: 30_000 });
   return { image: await fs.readFile(image), audio: await fs.readFile(audio) };
 }
 
