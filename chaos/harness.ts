@@ -350,8 +350,15 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
       else burst.other[String(a.status)] = (burst.other[String(a.status)] ?? 0) + 1;
     });
     const burstJobs = await listJobs(stacks.current!.base, burstUser);
-    // Each created job keeps its photo and its audio; a refused upload keeps nothing.
-    burst.leftoverUploads = (await countFiles(path.join(dataDir, 'blobs', 'uploads'))) - 2 * burstJobs.length;
+    // Each created job keeps its upload folder (photo, audio, later the prepared photo); a
+    // refused upload keeps nothing: count the files in folders of jobs that do not exist.
+    const uploadsDir = path.join(dataDir, 'blobs', 'uploads');
+    const kept = new Set(burstJobs.map((j) => j.jobId));
+    burst.leftoverUploads = 0;
+    for (const entry of await fs.readdir(uploadsDir, { withFileTypes: true }).catch(() => [])) {
+      if (kept.has(entry.name)) continue;
+      burst.leftoverUploads += entry.isDirectory() ? Math.max(1, await countFiles(path.join(uploadsDir, entry.name))) : 1;
+    }
     burst.ok = burst.created === options.limit && burstJobs.length === options.limit && burst.refused429 === options.burst - options.limit && burst.leftoverUploads === 0;
     log(`burst: ${burst.created} created, ${burst.refused429} refused with 429, ${burstJobs.length} in the store, ${burst.leftoverUploads} files beyond theirs`);
     for (const j of burstJobs) {
