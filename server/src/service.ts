@@ -361,7 +361,7 @@ async function assemble(
     projectId: config.projectId,
     heartbeatMs: overrides.heartbeatMs,
     eventStreams,
-    extraRoutes: [webRoutes({ limits: config.limits })],
+    extraRoutes: [webRoutes({ limits: config.limits, watch: config.watch })],
   };
   serve(createApp(appDeps));
 
