@@ -93,6 +93,25 @@ export function webRoutes(options: WebRoutesOptions): Router {
     firebaseModules = loadFirebaseModules(sdkDir);
   }
 
+  // With Firestore watching, the page also talks to Firestore and Firebase Auth (or the emulator).
+  const firebaseHosts = options.watch?.firebase
+    ? [
+        'https://firestore.googleapis.com',
+        'https://identitytoolkit.googleapis.com',
+        'https://securetoken.googleapis.com',
+        ...(options.watch.firebase.config.firestoreEmulatorHost ? [`http://${options.watch.firebase.config.firestoreEmulatorHost}`] : []),
+      ]
+    : [];
+  const contentSecurityPolicy = [
+    "default-src 'self'",
+    ...(firebaseHosts.length > 0 ? [`connect-src 'self' ${firebaseHosts.join(' ')}`] : []),
+    "media-src 'self' https: blob:",
+    "img-src 'self' data: blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+
   // For every client (the CLI asks before following a job): how to watch a job here.
   router.get('/config', (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
@@ -103,10 +122,7 @@ export function webRoutes(options: WebRoutesOptions): Router {
     // Always revalidate: the page is tiny and must match the API it talks to.
     res.setHeader('Cache-Control', 'no-cache');
     // Scripts and styles only from here; the video may come from a signed Cloud Storage URL.
-    res.setHeader(
-      'Content-Security-Policy',
-      "default-src 'self'; media-src 'self' https: blob:; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-    );
+    res.setHeader('Content-Security-Policy', contentSecurityPolicy);
     res.sendFile(path.join(dir, 'index.html'));
   });
   router.get('/web/config.json', (_req, res) => {
