@@ -165,14 +165,15 @@ const EnvSchema = z.object({
   FIREBASE_WEB_CONFIG: optionalString.pipe(
     z
       .string()
-      .transform((text, ctx) => {
+      .refine((text) => {
         try {
-          return JSON.parse(text) as unknown;
+          JSON.parse(text);
+          return true;
         } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"apiKey":"…","projectId":"my-project","appId":"…"}' });
-          return z.NEVER;
+          return false;
         }
-      })
+      }, 'must be JSON, e.g. {"apiKey":"…","projectId":"my-project","appId":"…"}')
+      .transform((text) => JSON.parse(text) as unknown)
       .pipe(z.record(z.string(), z.string()).refine((c) => typeof c.projectId === 'string' && c.projectId !== '', 'needs "projectId"'))
       .optional(),
   ),
