@@ -36,6 +36,9 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # The web page's static files: tsc copies only .ts, and routes/web.ts looks for them here.
 COPY server/src/http/web ./server/src/http/web
+# The Firebase JS SDK's three browser modules, for the web page's Firestore listener
+# (FIREBASE_WEB_CONFIG): the firebase package itself (about 60 MB) is a dev dependency.
+COPY --from=build /app/node_modules/firebase/firebase-app.js /app/node_modules/firebase/firebase-auth.js /app/node_modules/firebase/firebase-firestore.js ./vendor/firebase/
 # DATA_DIR (./.data) is only written in local mode; the node user owns it so that works too.
 RUN mkdir -p .data && chown node:node .data
 USER node

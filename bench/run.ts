@@ -6,10 +6,12 @@
  *   2. one worker step's server-side time with 100 jobs in flight (provider answers at once)
  *   3. worker request time per hour of provider time (injected clock, ~62 polls)
  *   4. the local avatar's render time for a 60 s clip at 720p on one core
+ *   5. predictive polling against the fixed schedule
+ *   6. billed api seconds per watched job-hour: SSE, Firestore listener, CLI polling with 304s
  *
  * Prints a markdown table and writes test-artifacts/bench.json. Always exits 0 when the
  * benchmark itself ran: a missed target is a finding to report (marked MISS), not a crash.
- * `npm run bench -- upload worker hour render` runs only the named parts.
+ * `npm run bench -- upload worker hour render polls watch` runs only the named parts.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +21,7 @@ import { runPollScheduleBench } from './pollSchedule';
 import { runProviderHourBench } from './providerHour';
 import type { BenchRow } from './support';
 import { runUploadBench } from './upload';
+import { runWatchCostBench } from './watchCost';
 import { runWorkerStepBench } from './workerStep';
 
 // Google clients must not probe the cloud metadata server from a benchmark.
@@ -30,6 +33,7 @@ const PARTS: Record<string, { title: string; run: (log: (l: string) => void) => 
   hour: { title: 'worker time per provider hour', run: (log) => runProviderHourBench({ log }) },
   render: { title: 'local avatar render speed', run: (log) => runLocalRenderBench({ log }) },
   polls: { title: 'predictive polling against the fixed schedule', run: (log) => runPollScheduleBench({ log }) },
+  watch: { title: 'billed api time of watching a job, per client', run: (log) => runWatchCostBench({ log }) },
 };
 
 function table(rows: BenchRow[]): string {

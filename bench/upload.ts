@@ -12,7 +12,7 @@ export interface UploadBenchOptions {
   concurrency?: number;
   imageBytes?: number;
   audioBytes?: number;
-  /** Runs of each server, alternated plain/service, service/plain, ... (median is reported). */
+  /** Runs of each server, alternated plain/service, service/plain, ... (the worst round's ratio is reported). */
   rounds?: number;
   log?: (line: string) => void;
 }
@@ -148,7 +148,16 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     const rise = servicePeak - serviceBaseline;
     const serviceMbps = median(serviceRuns.map((r) => r.mbPerSec));
     const plainMbps = median(plainRuns.map((r) => r.mbPerSec));
-    const ratio = serviceMbps / plainMbps;
+    // Each round runs both servers back to back: its ratio compares them under the same load.
+    // The floor is what counts, so the row reports the worst round (the median is in detail).
+    const roundRatios = Array.from({ length: rounds }, (_, i) => {
+      const inRound = runs.slice(i * 2, i * 2 + 2);
+      const svc = inRound.find((r) => r.server === 'service')!;
+      const pln = inRound.find((r) => r.server === 'plain')!;
+      return svc.mbPerSec / pln.mbPerSec;
+    });
+    const ratio = Math.min(...roundRatios);
+    const medianRatio = serviceMbps / plainMbps;
     const allAccepted = serviceRuns.every((r) => r.statuses['202'] === concurrency);
 
     return [
@@ -168,16 +177,18 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
         },
       },
       {
-        target: 'upload: throughput vs plain Node server to disk',
-        measured: `${fmt(ratio * 100, 0)} % (${fmt(serviceMbps, 0)} vs ${fmt(plainMbps, 0)} MB/s)`,
-        goal: '≥ 70 %',
-        pass: ratio >= 0.7 && allAccepted,
+        target: `upload: throughput vs plain Node server to disk, worst of ${rounds} side-by-side rounds`,
+        measured: `${fmt(ratio * 100, 0)} % (rounds ${roundRatios.map((r) => fmt(r * 100, 0)).join(' / ')} %; medians ${fmt(serviceMbps, 0)} vs ${fmt(plainMbps, 0)} MB/s)`,
+        goal: '≥ 90 %',
+        pass: ratio >= 0.9 && allAccepted,
         detail: {
           serviceMBps: serviceMbps,
           serviceCpuMsPerMB: median(serviceRuns.map((r) => r.cpuMsPerMB)),
           plainCpuMsPerMB: median(plainRuns.map((r) => r.cpuMsPerMB)),
           plainMBps: plainMbps,
           ratio,
+          roundRatios,
+          medianRatio,
           runs: runs.map((r) => ({ server: r.server, MB: r.bytes / MB, ms: r.ms, MBps: r.mbPerSec, cpuMsPerMB: r.cpuMsPerMB, statuses: r.statuses, peakRssMB: r.peakRss / MB })),
         },
       },

@@ -26,6 +26,12 @@ export interface JobSnapshot {
 
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
+/** How the server wants the command line to follow a job (GET /config). */
+export interface WatchSettings {
+  cli: 'sse' | 'poll';
+  pollIntervalSec: number;
+}
+
 export interface Accepted {
   jobId: string;
   statusUrl: string;
@@ -193,12 +199,95 @@ export class ApiClient {
     });
   }
 
+  private watchSettings?: Promise<WatchSettings>;
+
   /**
-   * Follows the job until it ends, calling `onJob` for every snapshot. A stream that ends
+   * How this server wants jobs followed (GET /config, asked once): in the cloud, by polling
+   * GET /jobs/:id, so no open stream keeps an api instance billed. A server without /config
+   * streams.
+   */
+  watchMethod(): Promise<WatchSettings> {
+    this.watchSettings ??= (async () => {
+      try {
+        const body = (await (await this.request(`${this.server}/config`, { headers: { Accept: 'application/json' } })).json()) as {
+          watch?: Partial<WatchSettings>;
+        };
+        const cli = body.watch?.cli === 'poll' ? 'poll' : 'sse';
+        const interval = Number(body.watch?.pollIntervalSec);
+        return { cli, pollIntervalSec: Number.isFinite(interval) && interval > 0 ? interval : 10 };
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) return { cli: 'sse', pollIntervalSec: 10 };
+        this.watchSettings = undefined;
+        throw e;
+      }
+    })();
+    return this.watchSettings;
+  }
+
+  /**
+   * Follows the job until it ends, calling `onJob` for every snapshot: by polling or through
+   * the event stream, as the server says (see watchMethod).
+   */
+  async follow(jobId: string, onJob: (job: JobSnapshot) => void, signal: AbortSignal): Promise<JobSnapshot> {
+    const settings = await this.watchMethod();
+    if (settings.cli === 'poll') return this.poll(jobId, onJob, signal, settings.pollIntervalSec * 1000);
+    return this.stream(jobId, onJob, signal);
+  }
+
+  /**
+   * Polls GET /jobs/:id every `intervalMs`, sending back the last ETag: while nothing changes
+   * the server answers 304 with no body. Network failures are retried five times in a row.
+   */
+  private async poll(jobId: string, onJob: (job: JobSnapshot) => void, signal: AbortSignal, intervalMs: number): Promise<JobSnapshot> {
+    let etag: string | null = null;
+    let last: JobSnapshot | null = null;
+    let failures = 0;
+    for (;;) {
+      try {
+        const res = await this.requestAllowing304(this.jobUrl(jobId), {
+          headers: { Accept: 'application/json', ...(etag ? { 'If-None-Match': etag } : {}) },
+          signal,
+        });
+        failures = 0;
+        if (res.status !== 304) {
+          etag = res.headers.get('etag');
+          last = (await res.json()) as JobSnapshot;
+          onJob(last);
+        }
+      } catch (e) {
+        if (e instanceof ApiError || signal.aborted) throw e;
+        if (++failures > 5) throw e instanceof Unreachable ? e : unreachable(e);
+      }
+      if (last && TERMINAL.has(last.status)) return last;
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, intervalMs * Math.max(1, failures));
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+
+  private async requestAllowing304(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this.request(url, init);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 304) return new Response(null, { status: 304 });
+      throw e;
+    }
+  }
+
+  /**
+   * Follows the event stream until the job ends. A stream that ends
    * without its `end` event (a restart, a deploy's SIGTERM, a proxy) is opened again after the
    * server's `retry:` hint (or a second), and the server starts again with the current document.
    */
-  async follow(jobId: string, onJob: (job: JobSnapshot) => void, signal: AbortSignal): Promise<JobSnapshot> {
+  private async stream(jobId: string, onJob: (job: JobSnapshot) => void, signal: AbortSignal): Promise<JobSnapshot> {
     let failures = 0;
     let retryMs = 1000;
     let last: JobSnapshot | null = null;

@@ -157,9 +157,51 @@ const EnvSchema = z.object({
   REQUEST_TIMEOUT: z.coerce.number().min(0).default(900),
   /** Seconds an upload may go without sending a byte before it is stopped with 408 (0: never). */
   UPLOAD_IDLE_TIMEOUT: z.coerce.number().min(0).default(30),
+  /**
+   * How clients follow a job. stream: Server-Sent Events for every client. cloud: no open
+   * request bills an api instance while someone watches: the web page follows the job document
+   * through a Firestore listener (with FIREBASE_WEB_CONFIG and the Firestore job store, else
+   * Server-Sent Events), the CLI polls GET /jobs/:id with If-None-Match. Default: cloud with the
+   * Firestore job store, else stream. curl can always use GET /jobs/:id/events.
+   */
+  WATCH: z.enum(['stream', 'cloud']).optional(),
+  /** Seconds between the CLI's polls of GET /jobs/:id when WATCH=cloud. */
+  WATCH_POLL_INTERVAL: seconds.min(1).default(10),
+  /**
+   * The Firebase web app's config as JSON (Firebase console → project settings → your apps),
+   * e.g. {"apiKey":"…","authDomain":"…","projectId":"…","appId":"…"}; `firestoreEmulatorHost`
+   * (host:port) points the page at the Firestore emulator instead. Lets the web page follow
+   * jobs through Firestore.
+   */
+  FIREBASE_WEB_CONFIG: optionalString.pipe(
+    z
+      .string()
+      .refine((text) => {
+        try {
+          JSON.parse(text);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be JSON, e.g. {"apiKey":"…","projectId":"my-project","appId":"…"}')
+      .transform((text) => JSON.parse(text) as unknown)
+      .pipe(z.record(z.string(), z.string()).refine((c) => typeof c.projectId === 'string' && c.projectId !== '', 'needs "projectId"'))
+      .optional(),
+  ),
 });
 
 type Env = z.infer<typeof EnvSchema>;
+
+/** How each kind of client follows a job; GET /config tells clients. */
+export interface WatchConfig {
+  /** The web page: Server-Sent Events, or a Firestore listener on the job document. */
+  browser: 'sse' | 'firestore';
+  /** The command line: Server-Sent Events, or polling GET /jobs/:id with If-None-Match. */
+  cli: 'sse' | 'poll';
+  pollIntervalSec: number;
+  /** With browser=firestore: the Firebase web config and the jobs collection. */
+  firebase?: { config: Record<string, string>; collection: string };
+}
 
 export type ServiceRole = Env['SERVICE_ROLE'];
 
@@ -175,6 +217,8 @@ export interface AppConfig {
   publicUrl?: string;
   projectId?: string;
   jobStore: { kind: 'sqlite'; file: string } | { kind: 'firestore'; collection: string };
+  /** How clients follow a job (served at GET /config). */
+  watch: WatchConfig;
   blobStore: { kind: 'local'; rootDir: string } | { kind: 'gcs'; bucket: string };
   signedUrlTtlSec: number;
   tasks: {
@@ -351,6 +395,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (e.PROVIDER_RETRY_MIN_BACKOFF > e.PROVIDER_RETRY_MAX_BACKOFF) {
     problems.push('PROVIDER_RETRY_MIN_BACKOFF: must not exceed PROVIDER_RETRY_MAX_BACKOFF');
   }
+  const watchKind = e.WATCH ?? (jobStoreKind === 'firestore' ? 'cloud' : 'stream');
+  const browserFirestore = watchKind === 'cloud' && jobStoreKind === 'firestore' && e.FIREBASE_WEB_CONFIG !== undefined;
   const pushKind = e.PUSH ?? (cloud || e.FCM_API_BASE ? 'fcm' : 'off');
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (e.REQUEST_TIMEOUT > 0 && e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) problems.push('HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT');
@@ -369,6 +415,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       jobStoreKind === 'firestore'
         ? { kind: 'firestore', collection: e.FIRESTORE_COLLECTION }
         : { kind: 'sqlite', file: path.join(dataDir, 'jobs.sqlite') },
+    watch: {
+      browser: browserFirestore ? 'firestore' : 'sse',
+      cli: watchKind === 'cloud' ? 'poll' : 'sse',
+      pollIntervalSec: e.WATCH_POLL_INTERVAL,
+      ...(browserFirestore ? { firebase: { config: e.FIREBASE_WEB_CONFIG!, collection: e.FIRESTORE_COLLECTION } } : {}),
+    },
     blobStore:
       blobKind === 'gcs' ? { kind: 'gcs', bucket: e.GCS_BUCKET as string } : { kind: 'local', rootDir: path.join(dataDir, 'blobs') },
     signedUrlTtlSec: e.SIGNED_URL_TTL,

@@ -406,7 +406,7 @@ async function assemble(
     heartbeatMs: overrides.heartbeatMs,
     eventStreams,
     uploadIdleTimeoutMs: config.timeouts.uploadIdleMs,
-    extraRoutes: [webRoutes({ limits: config.limits })],
+    extraRoutes: [webRoutes({ limits: config.limits, watch: config.watch })],
   };
   serve(createApp(appDeps));
 

@@ -28,10 +28,11 @@ export function securityHeaders(): RequestHandler {
 
 /**
  * The page's policy: its script and styles only from this origin (index.html has no inline
- * script or style, and app.js builds no code from strings), requests only to this API, videos
- * from here, Cloud Storage or the blob: URLs the page makes of fetched videos.
+ * script or style, and app.js builds no code from strings), requests only to this API (and to
+ * `extraConnect`: Firestore and Firebase Auth when the page follows jobs through Firestore),
+ * videos from here, Cloud Storage or the blob: URLs the page makes of fetched videos.
  */
-export function pageContentSecurityPolicy(): RequestHandler {
+export function pageContentSecurityPolicy(extraConnect: readonly string[] = []): RequestHandler {
   return helmet.contentSecurityPolicy({
     useDefaults: false,
     directives: {
@@ -40,7 +41,7 @@ export function pageContentSecurityPolicy(): RequestHandler {
       styleSrc: ["'self'"],
       imgSrc: ["'self'", 'data:', 'blob:'],
       mediaSrc: ["'self'", 'blob:', ...VIDEO_ORIGINS],
-      connectSrc: ["'self'", ...VIDEO_ORIGINS],
+      connectSrc: ["'self'", ...VIDEO_ORIGINS, ...extraConnect],
       objectSrc: ["'none'"],
       baseUri: ["'none'"],
       formAction: ["'self'"],

@@ -157,6 +157,7 @@ function build(work: string): Stage[] {
           const target = dest.endsWith('/') ? path.join(resolveIn(stage, dest), path.basename(src)) : resolveIn(stage, dest);
           if (from) {
             const source = path.isAbsolute(src) ? resolveIn(from, src) : path.join(from.dir, src);
+            fs.mkdirSync(path.dirname(target), { recursive: true }); // COPY creates the destination folder
             sh('cp', ['-a', source, target], work);
           } else {
             const copied = copyFiltered(path.join(ROOT, src), target, path.posix.normalize(src), ignored);
@@ -277,6 +278,9 @@ describe('the Dockerfile, repeated step by step without a Docker engine', () => 
     for (const dep of ['express', 'better-sqlite3', 'firebase-admin', '@google-cloud/tasks', '@ffmpeg-installer/ffmpeg']) expect(has(`node_modules/${dep}`)).toBe(true);
     for (const dev of ['typescript', 'jest', '@swc/core', '@firestore-emulator/server']) expect(has(`node_modules/${dev}`)).toBe(false);
     expect(has('server/src/http/web/index.html')).toBe(true);
+    // The web page's Firestore listener: three SDK modules, not the whole firebase package.
+    for (const file of ['firebase-app.js', 'firebase-auth.js', 'firebase-firestore.js']) expect(has(`vendor/firebase/${file}`)).toBe(true);
+    expect(has('node_modules/firebase')).toBe(false);
     expect(has('server/src/main.ts')).toBe(false);
     expect(has('server/test')).toBe(false);
     expect(has('flutter_client')).toBe(false);

@@ -111,6 +111,36 @@ describe('the jobs API', () => {
   });
 });
 
+describe('watching a job by polling', () => {
+  const carol = { 'X-User-Id': 'carol' };
+
+  test('GET /jobs/:id carries a strong ETag; the same tag back is a 304 with no body, until the job changes', async () => {
+    const created = await upload(stack.baseUrl, { image, audio, instructorName: 'poll' }, carol);
+    expect(created.status).toBe(202);
+    const first = await fetch(`${stack.baseUrl}/jobs/${created.body.jobId}`, { headers: carol });
+    expect(first.status).toBe(200);
+    const firstTag = first.headers.get('etag')!;
+    expect(firstTag).toMatch(/^"[A-Za-z0-9_-]{16,}"$/); // strong: no W/ prefix
+    expect(first.headers.get('cache-control')).toMatch(/no-cache/);
+    expect(((await first.json()) as any).status).not.toBe('completed');
+
+    await waitForJob(stack.baseUrl, created.body.jobId, undefined, 20000, carol);
+    const changed = await fetch(`${stack.baseUrl}/jobs/${created.body.jobId}`, { headers: { ...carol, 'If-None-Match': firstTag } });
+    expect(changed.status).toBe(200);
+    const doneTag = changed.headers.get('etag')!;
+    expect(doneTag).not.toBe(firstTag);
+    expect(((await changed.json()) as any).status).toBe('completed');
+
+    const same = await fetch(`${stack.baseUrl}/jobs/${created.body.jobId}`, { headers: { ...carol, 'If-None-Match': `"other", ${doneTag}` } });
+    expect(same.status).toBe(304);
+    expect(same.headers.get('etag')).toBe(doneTag);
+    expect(await same.text()).toBe('');
+    // Another user's tag guess gets nothing but the usual 404.
+    const stranger = await fetch(`${stack.baseUrl}/jobs/${created.body.jobId}`, { headers: { ...bob, 'If-None-Match': doneTag } });
+    expect(stranger.status).toBe(404);
+  });
+});
+
 describe('service basics', () => {
   test('GET /health says the store and the queue answer', async () => {
     const res = await get('/health');

@@ -193,3 +193,28 @@ describe('the .env file', () => {
     expect(stderr).not.toMatch(/LOG_LEVEL/);
   });
 });
+
+describe('how clients follow a job', () => {
+  const firestoreLocal = { GOOGLE_CLOUD_PROJECT: 'p', TASKS: 'embedded', AUTH_MODE: 'local' } as const;
+
+  test('the local stack streams to every client', () => {
+    expect(loadConfig({}).watch).toEqual({ browser: 'sse', cli: 'sse', pollIntervalSec: 10 });
+  });
+
+  test('with the Firestore job store the CLI polls, and the page listens to Firestore once it has the web config', () => {
+    expect(loadConfig(firestoreLocal).watch).toEqual({ browser: 'sse', cli: 'poll', pollIntervalSec: 10 });
+    const web = '{"apiKey":"k","projectId":"p","appId":"a"}';
+    expect(loadConfig({ ...firestoreLocal, FIREBASE_WEB_CONFIG: web }).watch).toEqual({
+      browser: 'firestore',
+      cli: 'poll',
+      pollIntervalSec: 10,
+      firebase: { config: { apiKey: 'k', projectId: 'p', appId: 'a' }, collection: 'avatarJobs' },
+    });
+    expect(loadConfig({ ...firestoreLocal, FIREBASE_WEB_CONFIG: web, WATCH: 'stream' }).watch.browser).toBe('sse');
+  });
+
+  test('a FIREBASE_WEB_CONFIG that is not JSON, or has no projectId, is refused by name', () => {
+    expect(() => loadConfig({ FIREBASE_WEB_CONFIG: '{apiKey: k}' })).toThrow(/FIREBASE_WEB_CONFIG: must be JSON/);
+    expect(() => loadConfig({ FIREBASE_WEB_CONFIG: '{"apiKey":"k"}' })).toThrow(/FIREBASE_WEB_CONFIG: needs "projectId"/);
+  });
+});

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ClientError } from '../../errors';
@@ -77,8 +77,19 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
     res.json({ success: true, jobs: page.jobs.map((job) => presentJob(job, base)), nextCursor: page.nextCursor });
   });
 
+  // Polling clients (the CLI in the cloud) send the last ETag back: an unchanged job costs a
+  // 304 with no body, the shortest request Cloud Run can bill.
   router.get('/jobs/:jobId', auth, async (req, res) => {
-    res.json(presentJob(await ownedJob(deps.store, req), publicBaseUrl(req, deps.publicUrl)));
+    const body = JSON.stringify(presentJob(await ownedJob(deps.store, req), publicBaseUrl(req, deps.publicUrl)));
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+    res.setHeader('ETag', etag);
+    // The answer depends on the caller's token: private, and checked again on every use.
+    res.setHeader('Cache-Control', 'private, no-cache');
+    if (matchesEtag(req.header('if-none-match'), etag)) {
+      res.status(304).end();
+      return;
+    }
+    res.type('application/json').send(body);
   });
 
   // A new job from a failed or cancelled job's photo and recording.
@@ -154,6 +165,13 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
   });
 
   return router;
+}
+
+/** If-None-Match lists one or more entity tags, or `*` (RFC 9110 §13.1.2, weak comparison). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
 
 /**

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
 import { pageContentSecurityPolicy } from '../securityHeaders';
+import type { WatchConfig } from '../../config';
 import type { UploadLimits } from '../upload';
 
 /** Options of {@link webRoutes}. */
@@ -10,6 +11,48 @@ export interface WebRoutesOptions {
   limits: Pick<UploadLimits, 'imageMaxBytes' | 'audioMaxBytes' | 'nameMaxChars' | 'bioMaxChars'>;
   /** Folder holding index.html, app.js and styles.css; found next to this file by default. */
   staticDir?: string;
+  /** How clients follow a job; Server-Sent Events for everyone when absent. */
+  watch?: WatchConfig;
+  /** Folder holding the Firebase SDK's browser modules; found in node_modules by default. */
+  firebaseSdkDir?: string;
+}
+
+/** The Firebase JS SDK files the page loads, as the `firebase` package ships them. */
+const FIREBASE_MODULES = ['firebase-app.js', 'firebase-auth.js', 'firebase-firestore.js'];
+
+/**
+ * Where the Firebase SDK's browser modules are: the `firebase` package in a development
+ * install, or vendor/firebase where the Dockerfile copies the three files (the package itself,
+ * about 60 MB, stays out of the runtime image).
+ */
+function findFirebaseSdkDir(): string | undefined {
+  const candidates = [path.resolve(process.cwd(), 'vendor', 'firebase'), path.resolve(process.cwd(), 'node_modules', 'firebase')];
+  try {
+    candidates.push(path.dirname(require.resolve('firebase/package.json')));
+  } catch {
+    /* not installed */
+  }
+  return candidates.find((dir) => FIREBASE_MODULES.every((f) => existsSync(path.join(dir, f))));
+}
+
+/**
+ * The SDK's browser builds import each other by their CDN address (www.gstatic.com); the page
+ * may load nothing from elsewhere, so the served copies import their siblings from here.
+ */
+function loadFirebaseModules(dir: string): Map<string, string> {
+  const modules = new Map<string, string>();
+  for (const file of FIREBASE_MODULES) {
+    const text = readFileSync(path.join(dir, file), 'utf8').replace(/https:\/\/www\.gstatic\.com\/firebasejs\/[^/"']+\//g, './');
+    modules.set(file, text.replace(/\n\/\/# sourceMappingURL=.*$/m, ''));
+  }
+  return modules;
+}
+
+/** What GET /config and /web/config.json tell clients about following a job. */
+export function clientWatchSettings(watch?: WatchConfig): Record<string, unknown> {
+  if (!watch) return { watch: { browser: 'sse', cli: 'sse', pollIntervalSec: 10 } };
+  const { firebase, ...rest } = watch;
+  return { watch: rest, ...(firebase ? { firebase } : {}) };
 }
 
 /**
@@ -35,14 +78,39 @@ export function webRoutes(options: WebRoutesOptions): Router {
   const router = Router();
   const dir = options.staticDir ?? findStaticDir();
   const { limits } = options;
+  const watchSettings = clientWatchSettings(options.watch);
   const config = {
     imageMaxBytes: limits.imageMaxBytes,
     audioMaxBytes: limits.audioMaxBytes,
     nameMaxChars: limits.nameMaxChars,
     bioMaxChars: limits.bioMaxChars,
+    ...watchSettings,
   };
+  // Served only when the page is to use them.
+  let firebaseModules: Map<string, string> | undefined;
+  if (options.watch?.browser === 'firestore') {
+    const sdkDir = options.firebaseSdkDir ?? findFirebaseSdkDir();
+    if (!sdkDir) throw new Error('The web page follows jobs through Firestore, but the Firebase SDK (npm package firebase) is not installed');
+    firebaseModules = loadFirebaseModules(sdkDir);
+  }
 
-  router.get(['/', '/index.html'], pageContentSecurityPolicy(), (_req, res) => {
+  // With Firestore watching, the page also talks to Firestore and Firebase Auth (or the emulator).
+  const firebaseHosts = options.watch?.firebase
+    ? [
+        'https://firestore.googleapis.com',
+        'https://identitytoolkit.googleapis.com',
+        'https://securetoken.googleapis.com',
+        ...(options.watch.firebase.config.firestoreEmulatorHost ? [`http://${options.watch.firebase.config.firestoreEmulatorHost}`] : []),
+      ]
+    : [];
+
+  // For every client (the CLI asks before following a job): how to watch a job here.
+  router.get('/config', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-cache');
+    res.json({ success: true, ...watchSettings });
+  });
+
+  router.get(['/', '/index.html'], pageContentSecurityPolicy(firebaseHosts), (_req, res) => {
     // Always revalidate: the page is tiny and must match the API it talks to.
     res.setHeader('Cache-Control', 'no-cache');
     res.sendFile(path.join(dir, 'index.html'));
@@ -50,6 +118,15 @@ export function webRoutes(options: WebRoutesOptions): Router {
   router.get('/web/config.json', (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
     res.json(config);
+  });
+  router.get('/web/vendor/firebase/:file', (req, res, next) => {
+    const text = firebaseModules?.get(String(req.params.file));
+    if (!text) {
+      next();
+      return;
+    }
+    res.setHeader('Cache-Control', 'public, max-age=86400');
+    res.type('text/javascript').send(text);
   });
   router.use(
     '/web',

@@ -142,7 +142,120 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
    * read through fetch and parsed here. Returns a function that stops watching.
    */
   function watchJob(jobId, handlers) {
+    if (limits.firebase && limits.watch && limits.watch.browser === 'firestore') {
+      return watchJobInFirestore(jobId, limits.firebase, handlers, function () {
+        return watchJobStream(jobId, handlers);
+      });
+    }
+    return watchJobStream(jobId, handlers);
+  }
+
+  /** The Firebase SDK's Firestore and the database, set up once per page. */
+  let firestoreReady = null;
+
+  function openFirestore(firebase, ownerUid) {
+    firestoreReady =
+      firestoreReady ||
+      (async function () {
+        // Served from this site (routes/web.ts): the page loads nothing from elsewhere.
+        const base = '/web/vendor/firebase/';
+        const sdk = await Promise.all([import(base + 'firebase-app.js'), import(base + 'firebase-auth.js'), import(base + 'firebase-firestore.js')]);
+        const appSdk = sdk[0];
+        const authSdk = sdk[1];
+        const fs = sdk[2];
+        const config = Object.assign({}, firebase.config);
+        const emulatorHost = config.firestoreEmulatorHost;
+        delete config.firestoreEmulatorHost;
+        const app = appSdk.initializeApp(config);
+        const db = fs.getFirestore(app);
+        if (emulatorHost) {
+          // The emulator takes an unsigned token naming the user; its rules still decide.
+          const cut = emulatorHost.lastIndexOf(':');
+          fs.connectFirestoreEmulator(db, emulatorHost.slice(0, cut), Number(emulatorHost.slice(cut + 1)), { mockUserToken: { sub: ownerUid } });
+        } else {
+          const auth = authSdk.getAuth(app);
+          await auth.authStateReady();
+          if (!auth.currentUser) throw new Error('not signed in to Firebase');
+        }
+        return { fs: fs, db: db };
+      })();
+    return firestoreReady;
+  }
+
+  /** A job document as Firestore holds it, in the API's shape: ISO dates, absolute video URL. */
+  function fromFirestore(value) {
+    if (value && typeof value.toDate === 'function') return value.toDate().toISOString();
+    if (Array.isArray(value)) return value.map(fromFirestore);
+    if (value && typeof value === 'object') {
+      const out = {};
+      Object.keys(value).forEach(function (key) {
+        out[key] = fromFirestore(value[key]);
+      });
+      return out;
+    }
+    return value;
+  }
+
+  /**
+   * In the cloud the page follows the job document through a Firestore listener, like the
+   * Flutter app: no api request stays open (and billed) while someone watches. Firestore's rules
+   * let only the owner read it, so the page needs this site's signed-in Firebase user; without
+   * one, or when the listener is refused, it falls back to the event stream.
+   */
+  function watchJobInFirestore(jobId, firebase, handlers, fallback) {
+    let stopped = false;
+    let unsubscribe = null;
+    let stopFallback = null;
+    function useFallback() {
+      if (stopped || stopFallback) return;
+      if (unsubscribe) unsubscribe();
+      unsubscribe = null;
+      stopFallback = fallback();
+    }
+    (async function () {
+      try {
+        // The owner, for the emulator's token; a 404 here means the job is not ours to watch.
+        const first = await api('/jobs/' + encodeURIComponent(jobId));
+        const store = await openFirestore(firebase, first.ownerUid);
+        if (stopped) return;
+        unsubscribe = store.fs.onSnapshot(
+          store.fs.doc(store.db, firebase.collection, jobId),
+          function (snap) {
+            if (stopped) return;
+            if (!snap.exists()) {
+              handlers.onFatal();
+              return;
+            }
+            handlers.onConnection(true);
+            const job = fromFirestore(snap.data());
+            if (job.result && job.result.videoUrl && !/^https?:/i.test(job.result.videoUrl)) {
+              job.result.videoUrl = new URL(job.result.videoUrl, location.origin + '/').toString();
+            }
+            window.__jobWatch = 'firestore';
+            handlers.onJob(job);
+            if (TERMINAL.indexOf(job.status) >= 0) {
+              stopped = true;
+              unsubscribe();
+              handlers.onEnd();
+            }
+          },
+          useFallback,
+        );
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) handlers.onFatal();
+        else useFallback();
+      }
+    })();
+    return function () {
+      stopped = true;
+      if (unsubscribe) unsubscribe();
+      if (stopFallback) stopFallback();
+    };
+  }
+
+  function watchJobStream(jobId, handlers) {
     const url = '/jobs/' + encodeURIComponent(jobId) + '/events';
+    window.__jobWatch = 'sse';
     if (!authToken() && 'EventSource' in window) {
       const source = new EventSource(url);
       let ended = false;
@@ -1005,8 +1118,8 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
       navigate('/');
     });
     window.addEventListener('popstate', route);
-    loadLimits();
-    route();
+    // The config says how to watch a job (a stream, or Firestore in the cloud): read it first.
+    loadLimits().then(route);
     loadRecent(false);
   }
 
