@@ -294,6 +294,10 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     STEP_LEASE: '6',
     POLL_SCHEDULE: '0.3,0.5',
     POLL_MAX_INTERVAL: '0.5',
+    // Predictive polling (on with VisionStory) on the fast clock too: never closer than 0.3 s,
+    // never further apart than 2 s (in real time 5 s and 10 min).
+    POLL_MIN_INTERVAL: '0.3',
+    POLL_FORECAST_MAX_INTERVAL: '2',
     TASK_MIN_BACKOFF: '0.2',
     TASK_MAX_BACKOFF: '1',
     // Provider retries: the 6 h window, 10 s and 10 min backoffs, on the fast clock.
