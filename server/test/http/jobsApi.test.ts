@@ -99,6 +99,9 @@ describe('the jobs API', () => {
     expect(text).toMatch(/event: end\ndata: \{"jobId":"[^"]+","status":"completed"\}/);
     const jobEvents = text.split('\n\n').filter((b) => b.includes('event: job'));
     expect(jobEvents.length).toBeGreaterThanOrEqual(2);
+    // One end, and nothing after it (the job-end hook writes the retention dates right after).
+    expect(text.match(/event: end/g)).toHaveLength(1);
+    expect(text.trimEnd().split('\n\n').pop()).toMatch(/^event: end/);
     // Every job is done by now; the other lists agree.
     for (const id of aliceJobs) expect((await waitForJob(stack.baseUrl, id, undefined, 20000, alice)).status).toBe('completed');
   });

@@ -210,6 +210,7 @@ function streamJobEvents(
 
   let lastSent = '';
   let closed = false;
+  let ended = false;
   const finish = (): void => {
     if (closed) return;
     closed = true;
@@ -227,13 +228,16 @@ function streamJobEvents(
   const unsubscribe = store.watch(
     jobId,
     (job) => {
-      if (closed) return;
+      if (closed || ended) return;
       const visible = visibleState(job);
       if (visible === lastSent) return;
       lastSent = visible;
       const data = JSON.stringify(presentJob(job, base));
       res.write(`id: ${job.updatedAt}\nevent: job\ndata: ${data}\n\n`);
       if (isTerminal(job.status)) {
+        // The job-end hook writes once more (retention dates) right after the terminal
+        // snapshot: the stream is over at the first one, so nothing is sent after `end`.
+        ended = true;
         res.write(`event: end\ndata: ${JSON.stringify({ jobId, status: job.status })}\n\n`);
         // Let the watcher return before tearing it down.
         setImmediate(finish);
