@@ -663,12 +663,17 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
       },
       onEnd: async function () {
         if (view.jobId === jobId) loadRecent();
-        // The retention dates are stamped just after the last snapshot: read them once more.
-        try {
-          const job = await api('/jobs/' + encodeURIComponent(jobId));
-          if (view.jobId === jobId) renderExpiry(job);
-        } catch (err) {
-          /* the page still shows the job as it ended */
+        // The retention dates are stamped just after the last snapshot: read them once more,
+        // and again a little later if the stamp has not landed yet.
+        for (let attempt = 0; attempt < 4 && view.jobId === jobId; attempt += 1) {
+          try {
+            const job = await api('/jobs/' + encodeURIComponent(jobId));
+            if (view.jobId === jobId) renderExpiry(job);
+            if (!job.result || job.result.expiresAt) break;
+          } catch (err) {
+            break; /* the page still shows the job as it ended */
+          }
+          await new Promise(function (resolve) { setTimeout(resolve, 500 * (attempt + 1)); });
         }
       },
       onConnection: function (ok) {
