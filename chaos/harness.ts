@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { runFfmpeg } from '../server/src/local/ffmpeg';
+import { seededRandom } from '../server/src/pipeline/pollForecast';
 import { startVisionStorySimulator, type VisionStorySimulator } from '../server/src/local/visionStorySimulator';
 
 /**
@@ -93,17 +94,6 @@ export interface ChaosResult {
 
 // ---------------------------------------------------------------------------- small tools
 
-/** mulberry32: small, seedable, good enough to pick moments and faults. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
