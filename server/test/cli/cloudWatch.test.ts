@@ -72,7 +72,9 @@ beforeAll(async () => {
     makeTestImage(work, { format: 'png', name: 'face' }),
     makeTestAudio(work, { format: 'mp3', seconds: 2, name: 'voice' }),
     // Latency keeps the job running across several polls.
-    startTestStack({ env: { WATCH: 'cloud', WATCH_POLL_INTERVAL: '1', LOCAL_RENDER_LATENCY_MS: '4000' } }),
+    // The worker checks the render every 3 s and the CLI polls every second: between two checks
+    // the job does not change, so some of the CLI's polls must be answered 304.
+    startTestStack({ env: { WATCH: 'cloud', WATCH_POLL_INTERVAL: '1', LOCAL_RENDER_LATENCY_MS: '4000', POLL_SCHEDULE: '3', POLL_MAX_INTERVAL: '3' } }),
   ]);
 });
 
