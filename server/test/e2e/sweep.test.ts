@@ -247,12 +247,33 @@ describe('after a crash or a restart', () => {
 
   test('a restart on another port re-points queued tasks at the new worker URL and the jobs in flight complete', async () => {
     // No sweep to the rescue here (a grace of an hour): the re-pointing alone must do it.
-    const env = { SWEEP_GRACE: '3600', SWEEP_INTERVAL: '0', STEP_LEASE: '2', MAX_ACTIVE_JOBS_PER_USER: '50', LOCAL_RENDER_LATENCY_MS: '800' };
+    // Polls 3 s apart: each job's next poll waits in the queue, holding the old worker URL, when
+    // the first stack stops. The renders finish first, so the story is the tasks' URL alone.
+    const env = {
+      SWEEP_GRACE: '3600',
+      SWEEP_INTERVAL: '0',
+      STEP_LEASE: '2',
+      MAX_ACTIVE_JOBS_PER_USER: '50',
+      POLL_SCHEDULE: '3',
+      POLL_MAX_INTERVAL: '3',
+    };
     const first = await startTestStack({ env });
     let second: TestStack | undefined;
     try {
       const jobs: string[] = [];
       for (let i = 0; i < 3; i += 1) jobs.push((await upload(first.baseUrl, { image, audio, instructorName: `Moved ${i}` })).body.jobId);
+      for (const jobId of jobs) {
+        for (const deadline = Date.now() + 60_000; ; ) {
+          const job = await first.service.store.get(jobId);
+          const videoId = job?.provider.videoId;
+          if (videoId && (await first.service.provider.getVideo(videoId)).state === 'done') break;
+          if (Date.now() > deadline) throw new Error(`the render of ${jobId} did not finish`);
+          await pause(100);
+        }
+      }
+      // At least the last job is still waiting for its next poll (3 s away) as the stack stops.
+      const waiting = await Promise.all(jobs.map((id) => first.service.store.get(id)));
+      expect(waiting.filter((j) => j?.status === 'processing').length).toBeGreaterThanOrEqual(1);
       await first.close({ keepData: true });
 
       second = await startTestStack({ env, dataDir: first.dataDir });
