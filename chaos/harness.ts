@@ -4,7 +4,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { runFfmpeg } from '../server/src/local/ffmpeg';
+import { runFfmpeg } from '../server/src/adapters/localRender/ffmpeg';
 import { seededRandom } from '../server/src/pipeline/pollForecast';
 import { startVisionStorySimulator, type VisionStorySimulator } from '../server/src/local/visionStorySimulator';
 

@@ -12,7 +12,7 @@ import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
 import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
 import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudTasksEmulator';
-import { LocalRenderProvider } from './local/localRenderProvider';
+import { LocalRenderProvider } from './adapters/localRender/localRenderProvider';
 import type { JobsDeps } from './pipeline/jobs';
 import { onJobEnded, sweepRetention, type LifecycleDeps } from './pipeline/lifecycle';
 import type { DeviceStore } from './ports/deviceStore';

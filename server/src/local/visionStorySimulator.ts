@@ -5,7 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { runFfmpeg, probeMedia } from './ffmpeg';
+import { runFfmpeg, probeMedia } from '../adapters/localRender/ffmpeg';
 
 /**
  * A local stand-in for VisionStory's HTTP API (the only fake in the stack: the real one is paid).

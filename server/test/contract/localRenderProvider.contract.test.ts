@@ -2,7 +2,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalBlobStore } from '../../src/adapters/localBlobStore';
-import { LocalRenderProvider } from '../../src/local/localRenderProvider';
+import { LocalRenderProvider } from '../../src/adapters/localRender/localRenderProvider';
 import { CONTENT_TYPE, type HeaderFormat } from '../support/media';
 import { describeAvatarProviderContract } from './avatarProvider.contract';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalBlobStore } from '../../src/adapters/localBlobStore';
 import { PermanentError } from '../../src/errors';
-import { LocalRenderProvider } from '../../src/local/localRenderProvider';
+import { LocalRenderProvider } from '../../src/adapters/localRender/localRenderProvider';
 import type { BlobStore } from '../../src/ports/blobStore';
 import type { MediaRef } from '../../src/ports/avatarProvider';
 import { waitForVideo } from '../contract/avatarProvider.contract';

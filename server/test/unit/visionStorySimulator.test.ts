@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { probeMedia } from '../../src/local/ffmpeg';
+import { probeMedia } from '../../src/adapters/localRender/ffmpeg';
 import { startVisionStorySimulator, wavSeconds, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import { makeTestAudio, makeTestImage } from '../support/media';
 

@@ -3,10 +3,10 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PermanentError, RetryableError } from '../errors';
-import { silentLogger, type Logger } from '../logger';
-import type { BlobStore } from '../ports/blobStore';
-import type { AvatarProvider, MediaRef, VideoCaption, VideoState } from '../ports/avatarProvider';
+import { PermanentError, RetryableError } from '../../errors';
+import { silentLogger, type Logger } from '../../logger';
+import type { BlobStore } from '../../ports/blobStore';
+import type { AvatarProvider, MediaRef, VideoCaption, VideoState } from '../../ports/avatarProvider';
 import { findCaptionFont, loudness, sceneArgs, sceneSize, segmentSeconds, wrapText, type SceneInput } from './avatarScene';
 import { FfmpegError, probeMedia, runFfmpeg } from './ffmpeg';
 
