@@ -9,7 +9,7 @@ import pino from 'pino';
 import { LocalBlobStore } from '../../src/adapters/localBlobStore';
 import { parseRetryAfter, VisionStoryProvider, type VisionStoryProviderOptions } from '../../src/adapters/visionStoryProvider';
 import { AppError, PermanentError, RetryableError } from '../../src/errors';
-import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
+import { startVisionStorySimulator, type VisionStorySimulator } from '../../standins/visionStorySimulator';
 import type { BlobStore } from '../../src/ports/blobStore';
 import { makeBigFile, makeTestAudio, makeTestImage } from '../support/media';
 

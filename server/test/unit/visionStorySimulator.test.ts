@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { probeMedia } from '../../src/adapters/localRender/ffmpeg';
-import { startVisionStorySimulator, wavSeconds, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
+import { startVisionStorySimulator, wavSeconds, type VisionStorySimulator } from '../../standins/visionStorySimulator';
 import { makeTestAudio, makeTestImage } from '../support/media';
 
 /**
@@ -215,7 +215,7 @@ test('when rendering is on, a finished video is a real MP4 made from the photo a
 });
 
 describe('visionStorySimulatorMain', () => {
-  const main = path.join(__dirname, '../../src/local/visionStorySimulatorMain.ts');
+  const main = path.join(__dirname, '../../standins/visionStorySimulatorMain.ts');
   const run = (env: Record<string, string>) =>
     spawn(process.execPath, ['--import', 'tsx', main], {
       env: { PATH: process.env.PATH ?? '', METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: 'info', ...env },

@@ -1,14 +1,14 @@
 /**
  * Runs the VisionStory simulator on its own, for a full local dress rehearsal of the paid path:
  *
- *   SIM_PORT=8790 SIM_API_KEY=local-key npx tsx server/src/local/visionStorySimulatorMain.ts
+ *   SIM_PORT=8790 SIM_API_KEY=local-key npx tsx server/standins/visionStorySimulatorMain.ts
  *   PROVIDER=visionstory VISIONSTORY_API_BASE=http://127.0.0.1:8790 VISIONSTORY_API_KEY=local-key npm start
  *
  * A standalone tool, like the Cloud Tasks emulator's main: it reads its own few variables
  * (checked here with zod, failing fast with the variable's name) instead of the app's config.
  */
 import { z } from 'zod';
-import { createLogger } from '../logger';
+import { createLogger } from '../src/logger';
 import { startVisionStorySimulator } from './visionStorySimulator';
 
 const env = z
