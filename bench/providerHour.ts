@@ -8,7 +8,7 @@ import { LocalBlobStore } from '../server/src/adapters/localBlobStore';
 import { SqliteJobStore } from '../server/src/adapters/sqliteJobStore';
 import { loadConfig } from '../server/src/config';
 import { createApp } from '../server/src/http/app';
-import { startCloudTasksEmulator } from '../server/src/local/cloudTasksEmulator';
+import { startCloudTasksEmulator } from '../server/src/cloudTasksEmulator';
 import { silentLogger } from '../server/src/logger';
 import type { JobsDeps } from '../server/src/pipeline/jobs';
 import type { PipelineDeps } from '../server/src/pipeline/runner';

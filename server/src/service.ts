@@ -11,7 +11,7 @@ import { startH2cBridge, type H2cBridge } from './http/h2cBridge';
 import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
 import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
-import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudTasksEmulator';
+import { startCloudTasksEmulator, type CloudTasksEmulator } from './cloudTasksEmulator';
 import { LocalRenderProvider } from './adapters/localRender/localRenderProvider';
 import type { JobsDeps } from './pipeline/jobs';
 import { onJobEnded, sweepRetention, type LifecycleDeps } from './pipeline/lifecycle';

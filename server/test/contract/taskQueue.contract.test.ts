@@ -1,7 +1,7 @@
 import { CloudTasksClient } from '@google-cloud/tasks';
 import { CloudTasksQueue, ensureQueue } from '../../src/adapters/cloudTasksQueue';
 import { PermanentError, RetryableError } from '../../src/errors';
-import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/local/cloudTasksEmulator';
+import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/cloudTasksEmulator';
 import type { TaskQueue } from '../../src/ports/taskQueue';
 import { TaskTarget, sleep } from '../local/taskTarget';
 

@@ -1,5 +1,5 @@
 import { CloudTasksClient, protos } from '@google-cloud/tasks';
-import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/local/cloudTasksEmulator';
+import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/cloudTasksEmulator';
 import { TaskTarget, sleep } from '../local/taskTarget';
 
 type IQueue = protos.google.cloud.tasks.v2.IQueue;

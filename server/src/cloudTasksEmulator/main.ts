@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { createLogger } from '../logger';
-import { startCloudTasksEmulator } from './cloudTasksEmulator';
+import { startCloudTasksEmulator } from './server';
 
 const env = z
   .object({
