@@ -3,7 +3,7 @@ import { CloudTasksQueue, ensureQueue } from '../../src/adapters/cloudTasksQueue
 import { PermanentError, RetryableError } from '../../src/errors';
 import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/cloudTasksEmulator';
 import type { TaskQueue } from '../../src/ports/taskQueue';
-import { TaskTarget, sleep } from '../local/taskTarget';
+import { TaskTarget, sleep } from '../support/taskTarget';
 
 /** What the contract needs from an adapter under test: the queue and a view of the worker side. */
 interface Harness {
