@@ -174,7 +174,7 @@ function buildWorkerAuthenticate(
   const { serviceAccount, audience, kind } = config.tasks;
   if (!serviceAccount) return undefined;
   if (kind === 'emulator') {
-    logger.warn('TASKS_SERVICE_ACCOUNT with CLOUD_TASKS_EMULATOR_HOST: the worker checks tokens against Google\'s keys, which a separate emulator does not sign with');
+    logger.warn({ message: 'TASKS_SERVICE_ACCOUNT with CLOUD_TASKS_EMULATOR_HOST: the worker checks tokens against Google\'s keys, which a separate emulator does not sign with' });
   }
   return createWorkerOidcAuthenticate({
     audience: audience ?? workerUrl,
@@ -429,7 +429,7 @@ async function assemble(
   if (tasks.kind !== 'cloud' && config.role !== 'api') {
     const runSweep = (): void => {
       sweeping = sweep()
-        .catch((err: unknown) => logger.error({ err }, 'sweep failed'))
+        .catch((err: unknown) => logger.error({ message: 'sweep failed', err }))
         .finally(() => {
           if (!stopped && config.sweep.intervalSec > 0) {
             sweepTimer = setTimeout(runSweep, config.sweep.intervalSec * 1000);

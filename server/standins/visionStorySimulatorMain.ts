@@ -9,28 +9,22 @@
  */
 import { z } from 'zod';
 import { createLogger } from '../src/logger';
+import { readToolEnv, stopOnSignals } from '../src/toolMain';
 import { startVisionStorySimulator } from './visionStorySimulator';
 
-const env = z
-  .object({
-    SIM_PORT: z.coerce.number().int().min(0).max(65535).default(8790),
-    SIM_HOST: z.string().min(1).default('127.0.0.1'),
-    SIM_API_KEY: z
-      .string({ error: 'is required: the key clients must send in X-API-Key' })
-      .min(1, 'is required: the key clients must send in X-API-Key'),
-    SIM_LATENCY_MS: z.coerce.number().int().min(0).default(15_000),
-    SIM_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
-    LOG_LEVEL: z.string().default('info'),
-  })
-  .safeParse(process.env);
+const schema = z.object({
+  SIM_PORT: z.coerce.number().int().min(0).max(65535).default(8790),
+  SIM_HOST: z.string().min(1).default('127.0.0.1'),
+  SIM_API_KEY: z
+    .string({ error: 'is required: the key clients must send in X-API-Key' })
+    .min(1, 'is required: the key clients must send in X-API-Key'),
+  SIM_LATENCY_MS: z.coerce.number().int().min(0).default(15_000),
+  SIM_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  LOG_LEVEL: z.string().default('info'),
+});
 
 async function main(): Promise<void> {
-  if (!env.success) {
-    const problems = env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    process.stderr.write(`visionstory simulator: bad environment: ${problems}\n`);
-    process.exit(2);
-  }
-  const cfg = env.data;
+  const cfg = readToolEnv('visionstory simulator', schema, process.env);
   const logger = createLogger({ level: cfg.LOG_LEVEL, name: 'visionstory-simulator' });
   const sim = await startVisionStorySimulator({
     port: cfg.SIM_PORT,
@@ -39,16 +33,8 @@ async function main(): Promise<void> {
     latencyMs: cfg.SIM_LATENCY_MS,
     failureRate: cfg.SIM_FAILURE_RATE,
   });
-  logger.info({ baseUrl: sim.baseUrl, latencyMs: cfg.SIM_LATENCY_MS }, `VisionStory simulator listening on ${sim.baseUrl}`);
-  const stop = (signal: string): void => {
-    logger.info({ signal, calls: sim.calls }, 'VisionStory simulator stopping');
-    sim.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  logger.info({ message: `VisionStory simulator listening on ${sim.baseUrl}`, baseUrl: sim.baseUrl, latencyMs: cfg.SIM_LATENCY_MS });
+  stopOnSignals(logger, 'VisionStory simulator', () => sim.close(), () => ({ calls: sim.calls }));
 }
 
 void main();

@@ -120,7 +120,7 @@ export class Dispatcher {
     const rt = this.runtime(queue);
     rt.inFlight.add(task.name);
     const run = this.dispatch(queue, task)
-      .catch((err: unknown) => this.log.error({ err, task: task.name }, 'dispatch failed inside the emulator'))
+      .catch((err: unknown) => this.log.error({ message: 'dispatch failed inside the emulator', err, task: task.name }))
       .finally(() => {
         rt.inFlight.delete(task.name);
         this.dispatches.delete(run);
@@ -222,7 +222,7 @@ export class Dispatcher {
     const tombstone = now + this.tombstoneMs;
     if (outcome.status !== undefined && outcome.status >= 200 && outcome.status < 300) {
       this.store.removeTask(name, tombstone);
-      this.log.debug({ task: name, status: outcome.status }, 'task done');
+      this.log.debug({ message: 'task done', task: name, status: outcome.status });
       return;
     }
     const retry = queue.retryConfig;
@@ -233,7 +233,7 @@ export class Dispatcher {
     if (attemptsSpent && durationSpent) {
       // No dead-letter queue: the task is simply gone, like the real service.
       this.store.removeTask(name, tombstone);
-      this.log.warn({ task: name, attempts: task.dispatchCount, status: outcome.status, error: outcome.error }, 'task failed its last attempt and was deleted');
+      this.log.warn({ message: 'task failed its last attempt and was deleted', task: name, attempts: task.dispatchCount, status: outcome.status, error: outcome.error });
       return;
     }
     let delay = backoffMs(retry, task.dispatchCount - 1);
@@ -247,7 +247,7 @@ export class Dispatcher {
     }
     task.scheduleMs = now + delay;
     this.store.updateTask(task);
-    this.log.debug({ task: name, attempt: task.dispatchCount, status: outcome.status, error: outcome.error, delayMs: delay }, 'task will be retried');
+    this.log.debug({ message: 'task will be retried', task: name, attempt: task.dispatchCount, status: outcome.status, error: outcome.error, delayMs: delay });
   }
 
   async close(): Promise<void> {

@@ -57,7 +57,7 @@ export class CloudTasksService {
       undefined,
     );
     this.store.putQueue(queue);
-    this.log.info({ queue: name }, 'queue created');
+    this.log.info({ message: 'queue created', queue: name });
     return queueToProto(queue);
   }
 
@@ -103,7 +103,7 @@ export class CloudTasksService {
     const removed = this.store.purgeQueue(queue.name, now + this.tombstoneMs);
     queue.purgeTimeMs = now;
     this.store.putQueue(queue);
-    this.log.info({ queue: queue.name, removed }, 'queue purged');
+    this.log.info({ message: 'queue purged', queue: queue.name, removed });
     return queueToProto(queue);
   }
 
@@ -158,7 +158,7 @@ export class CloudTasksService {
     if (this.store.insertTask(task, now) === 'exists') {
       throw new RpcError(grpc.status.ALREADY_EXISTS, `task ${name} already exists or existed recently`);
     }
-    this.log.debug({ task: name, scheduleMs: task.scheduleMs }, 'task created');
+    this.log.debug({ message: 'task created', task: name, scheduleMs: task.scheduleMs });
     this.dispatcher.wake();
     return taskToProto(task, req.responseView);
   }
@@ -182,7 +182,7 @@ export class CloudTasksService {
   deleteTask(req: Req): unknown {
     const task = this.requireTask(req.name);
     this.store.removeTask(task.name, Date.now() + this.tombstoneMs);
-    this.log.debug({ task: task.name }, 'task deleted');
+    this.log.debug({ message: 'task deleted', task: task.name });
     return {};
   }
 

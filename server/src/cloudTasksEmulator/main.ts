@@ -9,25 +9,19 @@
  */
 import { z } from 'zod';
 import { createLogger } from '../logger';
+import { readToolEnv, stopOnSignals } from '../toolMain';
 import { startCloudTasksEmulator } from './server';
 
-const env = z
-  .object({
-    TASKS_EMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(8123),
-    TASKS_EMULATOR_HOST: z.string().min(1).default('127.0.0.1'),
-    TASKS_EMULATOR_DB: z.string().min(1).default('./.data/tasks-emulator.sqlite'),
-    TASKS_EMULATOR_TOMBSTONE_MS: z.coerce.number().int().min(0).default(3_600_000),
-    LOG_LEVEL: z.string().default('info'),
-  })
-  .safeParse(process.env);
+const schema = z.object({
+  TASKS_EMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(8123),
+  TASKS_EMULATOR_HOST: z.string().min(1).default('127.0.0.1'),
+  TASKS_EMULATOR_DB: z.string().min(1).default('./.data/tasks-emulator.sqlite'),
+  TASKS_EMULATOR_TOMBSTONE_MS: z.coerce.number().int().min(0).default(3_600_000),
+  LOG_LEVEL: z.string().default('info'),
+});
 
 async function main(): Promise<void> {
-  if (!env.success) {
-    const problems = env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    process.stderr.write(`cloud tasks emulator: bad environment: ${problems}\n`);
-    process.exit(2);
-  }
-  const cfg = env.data;
+  const cfg = readToolEnv('cloud tasks emulator', schema, process.env);
   const logger = createLogger({ level: cfg.LOG_LEVEL, name: 'cloud-tasks-emulator' });
   const emulator = await startCloudTasksEmulator({
     host: cfg.TASKS_EMULATOR_HOST,
@@ -37,19 +31,11 @@ async function main(): Promise<void> {
     logger,
   });
   const { apiEndpoint, port } = emulator.endpoint;
-  logger.info({ apiEndpoint, port, db: cfg.TASKS_EMULATOR_DB }, `Cloud Tasks emulator listening on ${apiEndpoint}:${port}`);
-  logger.info(
-    `use it with: new CloudTasksClient({apiEndpoint: '${apiEndpoint}', port: ${port}, sslCreds: grpc.credentials.createInsecure()})`,
-  );
-  const stop = (signal: string): void => {
-    logger.info({ signal }, 'Cloud Tasks emulator stopping');
-    emulator.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  logger.info({ message: `Cloud Tasks emulator listening on ${apiEndpoint}:${port}`, apiEndpoint, port, db: cfg.TASKS_EMULATOR_DB });
+  logger.info({
+    message: `use it with: new CloudTasksClient({apiEndpoint: '${apiEndpoint}', port: ${port}, sslCreds: grpc.credentials.createInsecure()})`,
+  });
+  stopOnSignals(logger, 'Cloud Tasks emulator', () => emulator.close());
 }
 
 void main();

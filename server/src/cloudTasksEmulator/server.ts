@@ -72,7 +72,7 @@ export async function startCloudTasksEmulator(opts: CloudTasksEmulatorOptions): 
         if (err instanceof RpcError) {
           callback({ code: err.code, details: err.message });
         } else {
-          log.error({ err }, 'cloud tasks emulator: internal error');
+          log.error({ message: 'cloud tasks emulator: internal error', err });
           callback({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) });
         }
       }
@@ -107,10 +107,10 @@ export async function startCloudTasksEmulator(opts: CloudTasksEmulatorOptions): 
     store.close();
     throw err;
   }
-  log.info({ host, port }, 'cloud tasks emulator listening');
+  log.info({ message: 'cloud tasks emulator listening', host, port });
   if (opts.retargetUrl) {
     const moved = store.retargetTasks(opts.retargetUrl);
-    if (moved > 0) log.info({ tasks: moved, url: opts.retargetUrl }, 'stored tasks re-pointed at the current worker URL');
+    if (moved > 0) log.info({ message: 'stored tasks re-pointed at the current worker URL', tasks: moved, url: opts.retargetUrl });
   }
   // Tasks left from an earlier run are due now or later: start the loop.
   dispatcher.wake();
@@ -136,7 +136,7 @@ export async function startCloudTasksEmulator(opts: CloudTasksEmulatorOptions): 
         });
         await Promise.all([shutdown, dispatcher.close()]);
         store.close();
-        log.info({ port }, 'cloud tasks emulator closed');
+        log.info({ message: 'cloud tasks emulator closed', port });
       })();
       return closed;
     },

@@ -297,7 +297,7 @@ describe('VisionStoryProvider secrecy', () => {
       } catch (err) {
         errors.push(err);
         // What the worker will do with it: log the whole error through pino's serializer.
-        logger.error({ err }, 'step failed');
+        logger.error({ message: 'step failed', err });
       }
     };
     try {
