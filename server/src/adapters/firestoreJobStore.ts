@@ -1,7 +1,8 @@
 import { FieldPath, Timestamp, type DocumentData, type Firestore } from 'firebase-admin/firestore';
 import { ClientError, PermanentError, RetryableError, activeJobLimitReached } from '../errors';
 import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
-import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
+import type { Job } from '../domain/job';
+import type { JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 /** The fields the Flutter app orders and displays as dates: stored as Firestore Timestamps. */
 const TIMESTAMP_FIELDS = ['createdAt', 'updatedAt', 'completedAt', 'leaseUntil', 'nextRunAt', 'expireAt'] as const;

@@ -1,5 +1,5 @@
 import { ClientError } from '../errors';
-import type { Job } from '../ports/jobStore';
+import type { Job } from '../domain/job';
 
 /**
  * The paging cursor of JobStore.listByOwner, shared by every adapter so a cursor means the

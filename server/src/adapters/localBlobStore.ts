@@ -4,12 +4,8 @@ import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ClientError, PermanentError } from '../errors';
+import { formatBytes } from '../domain/format';
 import type { BlobInfo, BlobStore, PutOptions, PutResult } from '../ports/blobStore';
-
-/** 10485760 → "10 MB"; the way limits are said to people. */
-export function formatBytes(bytes: number): string {
-  return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
-}
 
 /**
  * Counts (and unless told not to, hashes) bytes as they pass; fails the stream once

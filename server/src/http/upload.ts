@@ -1,10 +1,11 @@
 import type { Request, RequestHandler, Response } from 'express';
 import multer, { MulterError, type StorageEngine } from 'multer';
 import { Readable } from 'node:stream';
-import { formatBytes } from '../adapters/localBlobStore';
 import { ClientAbortedError, ClientError } from '../errors';
 import type { BlobStore } from '../ports/blobStore';
-import { uploadKey } from '../pipeline/runner';
+import { uploadKey } from '../domain/blobKeys';
+import { formatBytes } from '../domain/format';
+import { AUDIO_TYPES, IMAGE_TYPES } from '../domain/uploadRules';
 import type { MediaLimits } from './mediaChecks';
 import { SNIFF_BYTES, sniffAudio, sniffImage, type MediaType } from './mediaTypes';
 
@@ -61,8 +62,8 @@ declare module 'express-serve-static-core' {
 }
 
 const FIELDS = {
-  image: { sniff: sniffImage, limit: (l: UploadLimits) => l.imageMaxBytes, accepted: 'JPEG, PNG, WebP or HEIC' },
-  audio: { sniff: sniffAudio, limit: (l: UploadLimits) => l.audioMaxBytes, accepted: 'WAV, MP3 or M4A/AAC' },
+  image: { sniff: sniffImage, limit: (l: UploadLimits) => l.imageMaxBytes, accepted: IMAGE_TYPES.label },
+  audio: { sniff: sniffAudio, limit: (l: UploadLimits) => l.audioMaxBytes, accepted: AUDIO_TYPES.label },
 } as const;
 
 type Field = keyof typeof FIELDS;

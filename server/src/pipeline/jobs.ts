@@ -2,10 +2,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ClientError, PermanentError, RetryableError, activeJobLimitReached, describeError } from '../errors';
 import type { BlobStore } from '../ports/blobStore';
-import { isTerminal, type Job, type JobInput, type JobStore } from '../ports/jobStore';
+import { isTerminal, type Job, type JobInput } from '../domain/job';
+import type { JobStore } from '../ports/jobStore';
 import type { TaskQueue } from '../ports/taskQueue';
 import { failJob, newJob, requestCancel, taskName } from './decisions';
-import { enqueueStep, uploadKey } from './runner';
+import { uploadKey } from '../domain/blobKeys';
+import { enqueueStep } from './runner';
 
 export interface JobsDeps {
   store: JobStore;

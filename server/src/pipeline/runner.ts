@@ -2,9 +2,10 @@ import type { Logger } from 'pino';
 import { AppError, PermanentError, RetryableError, describeError } from '../errors';
 import type { AvatarProvider } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
-import type { Job, JobStore } from '../ports/jobStore';
-import { isTerminal } from '../ports/jobStore';
+import { isTerminal, type Job } from '../domain/job';
+import type { JobStore } from '../ports/jobStore';
 import type { EnqueueResult, StepTask, TaskQueue } from '../ports/taskQueue';
+import { videoKey } from '../domain/blobKeys';
 import { preparePhoto } from './prepareMedia';
 import {
   applyOutcome,
@@ -61,16 +62,6 @@ export type AdvanceResult =
   | 'deferred'
   /** Provider trouble: the step was scheduled again as a task of its own, later. */
   | 'retrying';
-
-/** Where an upload of a job is kept in our BlobStore (`ext` from the sniffed type). */
-export function uploadKey(jobId: string, field: 'image' | 'audio', ext: string): string {
-  return `uploads/${jobId}/${field}.${ext}`;
-}
-
-/** Where the finished video of a job is kept in our BlobStore. */
-export function videoKey(jobId: string): string {
-  return `videos/${jobId}.mp4`;
-}
 
 /** The API path that serves a finished video. */
 export function videoPath(jobId: string): string {

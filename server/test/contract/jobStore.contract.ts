@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ClientError, LimitReachedError } from '../../src/errors';
-import type { Job, JobPage, JobStatus, JobStore, ProviderStats } from '../../src/ports/jobStore';
+import type { Job, JobStatus } from '../../src/domain/job';
+import type { JobPage, JobStore, ProviderStats } from '../../src/ports/jobStore';
 
 /** What an adapter under contract can promise beyond the basics. */
 export interface JobStoreCapabilities {

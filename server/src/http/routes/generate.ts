@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type RequestHandler } from 'express';
-import { formatBytes } from '../../adapters/localBlobStore';
 import { z } from 'zod';
+import { formatBytes } from '../../domain/format';
+import { DEFAULT_UPLOAD_LIMITS } from '../../domain/uploadRules';
 import { ClientAbortedError, ClientError } from '../../errors';
 import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/jobs';
 import type { BlobStore } from '../../ports/blobStore';
 import type { WebhookSender } from '../../ports/webhookSender';
 import { authMiddleware, isValidUserId, type Authenticate } from '../auth';
-import { checkUploadedMedia, DEFAULT_MEDIA_LIMITS } from '../mediaChecks';
+import { checkUploadedMedia } from '../mediaChecks';
 import { createUploadMiddleware, maxUploadBodyBytes, newUploadContext, receiveUpload, type UploadLimits } from '../upload';
 import { jobLinks, publicBaseUrl } from './links';
 
@@ -120,7 +121,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
       const audio = req.upload!.stored.get('audio');
       if (!image) throw new ClientError(400, 'missing_file', 'The "image" file is missing');
       if (!audio) throw new ClientError(400, 'missing_file', 'The "audio" file is missing');
-      const { audioDurationSec } = await checkUploadedMedia(deps.blobs, { image, audio }, deps.limits.media ?? DEFAULT_MEDIA_LIMITS, req.log);
+      const { audioDurationSec } = await checkUploadedMedia(deps.blobs, { image, audio }, deps.limits.media ?? DEFAULT_UPLOAD_LIMITS.media, req.log);
 
       const callbackUrl = await validateCallbackUrl(parsed.data.callbackUrl, deps.webhooks);
 
