@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { ClientError } from '../errors';
+import { ClientError } from './errors';
 import { probeMedia } from '../local/ffmpeg';
 import { readImageHeader } from '../pipeline/prepareMedia';
 import type { UploadLimitValues } from '../domain/uploadRules';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PermanentError, describeError } from '../errors';
+import { PermanentError, describeError } from '../domain/errors';
 import type { AvatarProvider } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
 import type { DeviceStore } from '../ports/deviceStore';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Readable } from 'node:stream';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
-import { PermanentError } from '../errors';
+import { PermanentError } from '../domain/errors';
 import type { MediaRef } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
 import { preparedImageKey } from '../domain/blobKeys';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AppError, PermanentError, RetryableError, describeError } from '../errors';
+import { AppError, RetryableError, PermanentError, describeError } from '../domain/errors';
 import type { AvatarProvider } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
 import { isTerminal, type Job } from '../domain/job';
@@ -73,7 +73,7 @@ export function videoPath(jobId: string): string {
  * returned and enqueue the next step. Never waits for the provider (rule 1): a video that is
  * not ready yet is a new task scheduled for later.
  *
- * Throws RetryableError when the delivery should be retried (the route answers 503/429).
+ * Throws RetryableError when the delivery should be retried (`retryAfterSec`: not before then).
  */
 export async function advanceJob(deps: PipelineDeps, task: StepTask, delivery: Delivery): Promise<AdvanceResult> {
   const result = await advanceJobStep(deps, task, delivery);

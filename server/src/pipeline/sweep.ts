@@ -1,4 +1,4 @@
-import { describeError } from '../errors';
+import { describeError } from '../domain/errors';
 import type { Job } from '../domain/job';
 import { decideRescue, sweepGraceSec, taskName, type RescueDecision, type SweepSettings } from './decisions';
 import type { PipelineDeps } from './runner';
