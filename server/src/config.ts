@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { UPLOAD_RULES, type UploadLimitValues } from './domain/uploadRules';
+import type { PipelineSettings } from './pipeline/decisions';
 import { DEFAULT_POLL_DENSITY, type PollScheduleSettings } from './pipeline/pollForecast';
 
 /**
@@ -252,19 +253,8 @@ export interface AppConfig {
    * `SIGNATURE_REMOVED_BY_GOOGLE`).
    */
   onCloudRun: boolean;
-  pipeline: {
-    pollScheduleSec: number[];
-    pollMaxIntervalSec: number;
-    stepLeaseSec: number;
-    jobDeadlineSec: number;
-    /** The queue's maxAttempts; the worker fails the job on the last one (-1: unlimited). */
-    maxAttempts: number;
-    providerRetryWindowSec: number;
-    providerRetryMinBackoffSec: number;
-    providerRetryMaxBackoffSec: number;
-    /** Predictive polling (null: the fixed POLL_SCHEDULE). */
-    pollForecast: PollScheduleSettings | null;
-  };
+  /** The state machine's settings (predictive polling null: the fixed POLL_SCHEDULE). */
+  pipeline: PipelineSettings & { pollForecast: PollScheduleSettings | null };
   sweep: {
     /** Seconds between local sweeps; 0 turns the timer off (the start-up sweep still runs). */
     intervalSec: number;

@@ -6,7 +6,7 @@ import { forecastPollDelaySec, refineWithProgress, type PollScheduleSettings, ty
 
 /**
  * The job state machine as pure functions: given a job, the clock and what a step returned,
- * they decide the next document and the next task. No I/O here; runner.ts does the effects.
+ * they decide the next document and the next task. No I/O here; the use cases (advanceJob.ts, createJob.ts, …) do the effects.
  */
 
 /** Percent reached when each step starts; polling climbs from 25 towards 90. */
@@ -23,7 +23,7 @@ export interface PipelineSettings {
   pollMaxIntervalSec: number;
   stepLeaseSec: number;
   jobDeadlineSec: number;
-  /** The queue's maxAttempts (counts the first attempt); -1 means unlimited. */
+  /** The queue's maxAttempts (counts the first attempt); the worker fails the job on the last one (-1: unlimited). */
   maxAttempts: number;
   /** Provider trouble is retried by the pipeline until this long after the step's first failure. */
   providerRetryWindowSec: number;

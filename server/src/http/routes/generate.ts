@@ -5,7 +5,7 @@ import { formatBytes } from '../../domain/format';
 import { DEFAULT_UPLOAD_LIMITS } from '../../domain/uploadRules';
 import { InvalidInputError, TooLargeError, ClientAbortedError } from '../../domain/errors';
 import { ClientError } from '../errors';
-import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/jobs';
+import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/createJob';
 import type { BlobStore } from '../../ports/blobStore';
 import type { WebhookSender } from '../../ports/webhookSender';
 import { authMiddleware, isValidUserId, type Authenticate } from '../auth';

@@ -7,6 +7,15 @@ export function publicBaseUrl(req: Request, configured?: string): string {
   return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 }
 
+/**
+ * The API path that serves a job's finished video (GET /jobs/:jobId/video). Stored in the job
+ * document as `result.videoUrl`, which the Flutter app reads from Firestore; HTTP answers make
+ * it absolute ({@link presentJob}).
+ */
+export function videoPath(jobId: string): string {
+  return `/jobs/${encodeURIComponent(jobId)}/video`;
+}
+
 /** Where a client watches a job: its document and its event stream, as absolute URLs. */
 export function jobLinks(base: string, jobId: string): { statusUrl: string; eventsUrl: string } {
   const id = encodeURIComponent(jobId);

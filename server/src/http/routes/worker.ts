@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { InvalidInputError } from '../../domain/errors';
 import type { SweepSettings } from '../../pipeline/decisions';
 import { deliverNotification, type LifecycleDeps } from '../../pipeline/lifecycle';
-import { advanceJob, type PipelineDeps } from '../../pipeline/runner';
+import { advanceJob, type PipelineDeps } from '../../pipeline/advanceJob';
 import { sweepOverdueJobs } from '../../pipeline/sweep';
 import { workerAuthMiddleware, type AuthenticateWorker } from '../auth';
 
