@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { UPLOAD_RULES, type UploadLimitValues } from './domain/uploadRules';
+import { DEFAULT_UPLOAD_LIMITS, UPLOAD_RULES, type UploadLimitValues } from './domain/uploadRules';
 import type { PipelineSettings } from './pipeline/decisions';
 import { DEFAULT_POLL_DENSITY, type PollScheduleSettings } from './pipeline/pollForecast';
 
@@ -465,16 +465,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     sweep: { intervalSec: e.SWEEP_INTERVAL, graceSec: e.SWEEP_GRACE },
     limits: {
-      imageMaxBytes: UPLOAD_RULES.imageMaxBytes,
-      audioMaxBytes: UPLOAD_RULES.audioMaxBytes,
-      nameMaxChars: UPLOAD_RULES.nameMaxChars,
-      bioMaxChars: UPLOAD_RULES.bioMaxChars,
-      media: {
-        imageMinSide: UPLOAD_RULES.imageMinShortSidePx,
-        imageMaxPixels: e.IMAGE_MAX_PIXELS,
-        audioMinSec: UPLOAD_RULES.audioMinSec,
-        audioMaxSec: e.AUDIO_MAX_SECONDS,
-      },
+      ...DEFAULT_UPLOAD_LIMITS,
+      media: { ...DEFAULT_UPLOAD_LIMITS.media, imageMaxPixels: e.IMAGE_MAX_PIXELS, audioMaxSec: e.AUDIO_MAX_SECONDS },
       maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -19,7 +19,7 @@ export abstract class AppError extends Error {
   readonly retryAfterSec?: number;
   readonly detail?: unknown;
 
-  protected constructor(code: string, message: string, options: ErrorOptions = {}) {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -33,59 +33,31 @@ export abstract class AppError extends Error {
  * "same key still in progress", timeouts. The worker's answer makes Cloud Tasks retry with
  * backoff (after `retryAfterSec` when given).
  */
-export class RetryableError extends AppError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
+export class RetryableError extends AppError {}
 
 /**
  * A failure that will not change on retry: bad media, provider 4xx, a provider answer that is
  * not what its API promises. The job is failed with this code and message.
  */
-export class PermanentError extends AppError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
+export class PermanentError extends AppError {}
 
 /**
  * Something asked for does not exist (a blob, a job, a video). Permanent: a step that needs it
  * fails the job.
  */
-export class NotFoundError extends PermanentError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
+export class NotFoundError extends PermanentError {}
 
 /** The caller sent something that is not valid (a malformed cursor, a missing field). */
-export class InvalidInputError extends AppError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
+export class InvalidInputError extends AppError {}
 
 /** The request does not fit the job's state (cancel a finished job, retry a running one). */
-export class ConflictError extends AppError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
+export class ConflictError extends AppError {}
 
 /** What the request needs existed once and is no longer kept (a job's uploads past retention). */
-export class GoneError extends AppError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
+export class GoneError extends AppError {}
 
 /** More bytes than allowed (a file over its limit, an upload larger than any valid one). */
-export class TooLargeError extends AppError {
-  constructor(code: string, message: string, options: ErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
+export class TooLargeError extends AppError {}
 
 /**
  * The caller has reached a limit that frees up with time (too many jobs in progress); the

@@ -6,7 +6,7 @@ import { ClientError, isRefusal } from './errors';
 import type { BlobStore } from '../ports/blobStore';
 import { uploadKey } from '../domain/blobKeys';
 import { formatBytes } from '../domain/format';
-import { AUDIO_TYPES, IMAGE_TYPES } from '../domain/uploadRules';
+import { AUDIO_TYPES, IMAGE_TYPES, type UploadLimitValues } from '../domain/uploadRules';
 import type { MediaLimits } from './mediaChecks';
 import { SNIFF_BYTES, sniffAudio, sniffImage, type MediaType } from './mediaTypes';
 
@@ -18,14 +18,8 @@ export interface StoredUpload {
   bytes: number;
 }
 
-export interface UploadLimits {
-  imageMaxBytes: number;
-  audioMaxBytes: number;
-  nameMaxChars: number;
-  bioMaxChars: number;
-  /** Picture size and recording length limits checked after the upload; defaults when absent. */
-  media?: MediaLimits;
-}
+/** The upload limits (domain/uploadRules.ts); `media` (checked after the upload) defaults when absent. */
+export type UploadLimits = Omit<UploadLimitValues, 'media'> & { media?: MediaLimits };
 
 /** Per-request upload state, kept on the request so cleanup can find every key ever started. */
 export interface UploadContext {
