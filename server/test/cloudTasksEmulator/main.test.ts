@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import * as grpc from '@grpc/grpc-js';
+import { exitOf } from '../support/processes';
 
 // `npm run emulator:tasks`: the emulator run on its own, as a process.
 
@@ -28,9 +29,7 @@ describe('the Cloud Tasks emulator run alone', () => {
 
   test('when a variable is bad, it exits 2 and names the variable', async () => {
     const child = run({ TASKS_EMULATOR_PORT: 'eighty', TASKS_EMULATOR_DB: path.join(dir, 'tasks.sqlite') });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const { code, stderr } = await exitOf(child);
     expect(code).toBe(2);
     expect(stderr).toContain('cloud tasks emulator: bad environment: TASKS_EMULATOR_PORT');
   });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, loadEnvFile } from '../../src/config';
+import { exitOf } from '../support/processes';
 
 // The configuration as the service meets it at start: `npm start` as a process, and the .env
 // file on disk. The schema's rules themselves are in test/unit/config.test.ts.
@@ -14,9 +15,7 @@ describe('configuration at start', () => {
       env: { ...process.env, PORT: 'eighty', LOG_LEVEL: 'silent' },
       cwd: path.resolve(__dirname, '../../..'),
     });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const { code, stderr } = await exitOf(child);
     expect(code).toBe(2);
     expect(stderr).toMatch(/PORT/);
   });
@@ -60,9 +59,7 @@ describe('the .env file', () => {
       env,
       cwd: dir,
     });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const { code, stderr } = await exitOf(child);
     expect(code).toBe(2);
     expect(stderr).toMatch(/PORT/);
     expect(stderr).not.toMatch(/LOG_LEVEL/);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { probeMedia } from '../../src/adapters/localRender/ffmpeg';
 import { startVisionStorySimulator, wavSeconds, type VisionStorySimulator } from '../../standins/visionStorySimulator';
 import { makeTestAudio, makeTestImage } from '../support/media';
+import { exitOf } from '../support/processes';
 
 /**
  * The simulator speaks raw HTTP here (global fetch), so its answers are checked against the API's
@@ -224,9 +225,7 @@ describe('visionStorySimulatorMain', () => {
 
   test('when SIM_API_KEY is missing, it exits 2 and names the variable', async () => {
     const child = run({ SIM_PORT: '0' });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const { code, stderr } = await exitOf(child);
     expect(code).toBe(2);
     expect(stderr).toContain('SIM_API_KEY');
   });
