@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from '../../src/adapters/jobCursor';
+import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor, pageOf } from '../../src/adapters/jobCursor';
 import { PermanentError, activeJobLimitReached } from '../../src/errors';
 import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../../src/ports/jobStore';
 import { isTerminal } from '../../src/ports/jobStore';
@@ -45,7 +45,7 @@ export class MemoryJobStore implements JobStore {
       .filter((j) => j.ownerUid === ownerUid)
       .filter((j) => !after || j.createdAt < after.createdAt || (j.createdAt === after.createdAt && j.jobId < after.jobId))
       .sort((a, b) => compare(b.createdAt, a.createdAt) || compare(b.jobId, a.jobId));
-    return pageOf(jobs, limit, encodeJobCursor);
+    return pageOf(jobs, limit, (j) => j, encodeJobCursor);
   }
 
   async countActiveByOwner(ownerUid: string): Promise<number> {
@@ -60,7 +60,7 @@ export class MemoryJobStore implements JobStore {
       .filter((j): j is Job & { nextRunAt: string } => ACTIVE(j) && j.nextRunAt !== null && j.nextRunAt <= at)
       .filter((j) => !after || j.nextRunAt > after.nextRunAt || (j.nextRunAt === after.nextRunAt && j.jobId > after.jobId))
       .sort((a, b) => compare(a.nextRunAt, b.nextRunAt) || compare(a.jobId, b.jobId));
-    return pageOf(jobs, limit, encodeOverdueCursor);
+    return pageOf(jobs, limit, (j) => j, encodeOverdueCursor);
   }
 
   async update(jobId: string, mutate: JobMutation): Promise<UpdateResult> {
@@ -145,10 +145,4 @@ function parse(doc: string): Job {
 /** Code-unit order, as SQLite and Firestore compare strings. */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function pageOf(sorted: Job[], limit: number, cursorOf: (job: Job) => string): JobPage {
-  const jobs = sorted.slice(0, limit);
-  const last = jobs[jobs.length - 1];
-  return { jobs, nextCursor: sorted.length > limit && last ? cursorOf(last) : null };
 }
