@@ -8,12 +8,13 @@ import { LocalBlobStore } from '../server/src/adapters/localBlobStore';
 import { SqliteJobStore } from '../server/src/adapters/sqliteJobStore';
 import { loadConfig } from '../server/src/config';
 import { createApp } from '../server/src/http/app';
+import { videoPath } from '../server/src/http/routes/links';
 import { startCloudTasksEmulator } from '../server/src/local/cloudTasksEmulator';
 import { silentLogger } from '../server/src/logger';
-import type { JobsDeps } from '../server/src/pipeline/jobs';
-import type { PipelineDeps } from '../server/src/pipeline/runner';
+import type { JobsDeps } from '../server/src/pipeline/createJob';
+import type { PipelineDeps } from '../server/src/pipeline/advanceJob';
 import type { AvatarProvider, MediaRef, VideoState } from '../server/src/ports/avatarProvider';
-import { isTerminal } from '../server/src/ports/jobStore';
+import { isTerminal } from '../server/src/domain/job';
 import { makeTestAudio, makeTestImage } from '../server/test/support/media';
 import { fmt, postMultipart, removeDir, sleep, timeRequests, type BenchRow, type FilePart } from './support';
 import { Readable } from 'node:stream';
@@ -128,7 +129,7 @@ export async function runProviderHourBench(options: ProviderHourBenchOptions = {
   try {
     await ensureQueue(queue, {});
     await queue.client.pauseQueue({ name: queue.queuePath });
-    const pipeline: PipelineDeps = { store, queue, blobs, provider, settings: config.pipeline, logger: silentLogger, now };
+    const pipeline: PipelineDeps = { store, queue, blobs, provider, settings: config.pipeline, logger: silentLogger, now, videoUrl: videoPath };
     const jobs: JobsDeps = { store, queue, providerName: provider.name, logger: silentLogger, maxActiveJobsPerUser: 5, now };
     server.on(
       'request',

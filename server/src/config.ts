@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { DEFAULT_UPLOAD_LIMITS, UPLOAD_RULES, type UploadLimitValues } from './domain/uploadRules';
+import type { PipelineSettings } from './pipeline/decisions';
 import { DEFAULT_POLL_DENSITY, type PollScheduleSettings } from './pipeline/pollForecast';
 
 /**
@@ -112,8 +114,8 @@ const EnvSchema = z.object({
   SWEEP_INTERVAL: z.coerce.number().min(0).default(300),
   /** How long past its due time (plus STEP_LEASE) a job waits before the sweep rescues it. */
   SWEEP_GRACE: z.coerce.number().min(0).default(120),
-  IMAGE_MAX_PIXELS: z.coerce.number().int().positive().default(40_000_000),
-  AUDIO_MAX_SECONDS: seconds.min(1).default(600),
+  IMAGE_MAX_PIXELS: z.coerce.number().int().positive().default(UPLOAD_RULES.imageMaxPixels),
+  AUDIO_MAX_SECONDS: seconds.min(1).default(UPLOAD_RULES.audioMaxSec),
   MAX_ACTIVE_JOBS_PER_USER: z.coerce.number().int().positive().default(5),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
   /**
@@ -251,33 +253,16 @@ export interface AppConfig {
    * `SIGNATURE_REMOVED_BY_GOOGLE`).
    */
   onCloudRun: boolean;
-  pipeline: {
-    pollScheduleSec: number[];
-    pollMaxIntervalSec: number;
-    stepLeaseSec: number;
-    jobDeadlineSec: number;
-    /** The queue's maxAttempts; the worker fails the job on the last one (-1: unlimited). */
-    maxAttempts: number;
-    providerRetryWindowSec: number;
-    providerRetryMinBackoffSec: number;
-    providerRetryMaxBackoffSec: number;
-    /** Predictive polling (null: the fixed POLL_SCHEDULE). */
-    pollForecast: PollScheduleSettings | null;
-  };
+  /** The state machine's settings (predictive polling null: the fixed POLL_SCHEDULE). */
+  pipeline: PipelineSettings & { pollForecast: PollScheduleSettings | null };
   sweep: {
     /** Seconds between local sweeps; 0 turns the timer off (the start-up sweep still runs). */
     intervalSec: number;
     /** SWEEP_GRACE: added to the step lease to make the whole grace period. */
     graceSec: number;
   };
-  limits: {
-    imageMaxBytes: number;
-    audioMaxBytes: number;
-    nameMaxChars: number;
-    bioMaxChars: number;
-    media: { imageMinSide: number; imageMaxPixels: number; audioMinSec: number; audioMaxSec: number };
-    maxActiveJobsPerUser: number;
-  };
+  /** Upload limits (served at GET /config) and the per-user limit of jobs in progress. */
+  limits: UploadLimitValues & { maxActiveJobsPerUser: number };
   shutdownGraceMs: number;
   /** Origins allowed by CORS (exact match); empty: no cross-origin access. */
   corsOrigins: string[];
@@ -480,11 +465,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     sweep: { intervalSec: e.SWEEP_INTERVAL, graceSec: e.SWEEP_GRACE },
     limits: {
-      imageMaxBytes: 10 * 1024 * 1024,
-      audioMaxBytes: 30 * 1024 * 1024,
-      nameMaxChars: 100,
-      bioMaxChars: 1000,
-      media: { imageMinSide: 256, imageMaxPixels: e.IMAGE_MAX_PIXELS, audioMinSec: 1, audioMaxSec: e.AUDIO_MAX_SECONDS },
+      ...DEFAULT_UPLOAD_LIMITS,
+      media: { ...DEFAULT_UPLOAD_LIMITS.media, imageMaxPixels: e.IMAGE_MAX_PIXELS, audioMaxSec: e.AUDIO_MAX_SECONDS },
       maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

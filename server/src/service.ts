@@ -8,17 +8,18 @@ import type { AppConfig } from './config';
 import { createApp, type AppDeps } from './http/app';
 import { EventStreams } from './http/eventStreams';
 import { startH2cBridge, type H2cBridge } from './http/h2cBridge';
+import { videoPath } from './http/routes/links';
 import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
 import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
 import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudTasksEmulator';
 import { LocalRenderProvider } from './local/localRenderProvider';
-import type { JobsDeps } from './pipeline/jobs';
+import type { JobsDeps } from './pipeline/createJob';
 import { onJobEnded, sweepRetention, type LifecycleDeps } from './pipeline/lifecycle';
 import type { DeviceStore } from './ports/deviceStore';
 import type { Notifier } from './ports/notifier';
 import type { CallbackPolicy, ResolveHost } from './adapters/webhookSender';
-import type { PipelineDeps } from './pipeline/runner';
+import type { PipelineDeps } from './pipeline/advanceJob';
 import { sweepOverdueJobs, type SweepDeps, type SweepResult } from './pipeline/sweep';
 import type { AvatarProvider } from './ports/avatarProvider';
 import type { BlobStore } from './ports/blobStore';
@@ -268,9 +269,18 @@ export async function startService(config: AppConfig, logger: Logger, overrides:
   }
 
   try {
-    return await assemble(config, logger, overrides, server, port, url, bridge, (app) => {
-      handle = app;
-      for (const [req, res] of early.splice(0)) app(req, res);
+    return await assemble({
+      config,
+      logger,
+      overrides,
+      server,
+      port,
+      url,
+      bridge,
+      serve: (app) => {
+        handle = app;
+        for (const [req, res] of early.splice(0)) app(req, res);
+      },
     });
   } catch (err) {
     // Nothing will serve the held requests: answer them, and free the port.
@@ -283,16 +293,23 @@ export async function startService(config: AppConfig, logger: Logger, overrides:
   }
 }
 
-async function assemble(
-  config: AppConfig,
-  logger: Logger,
-  overrides: ServiceOverrides,
-  server: http.Server,
-  port: number,
-  url: string,
-  bridge: H2cBridge | undefined,
-  serve: (app: http.RequestListener) => void,
-): Promise<RunningService> {
+/** What {@link assemble} builds the service from: the config and the server already listening. */
+interface AssembleOptions {
+  config: AppConfig;
+  logger: Logger;
+  overrides: ServiceOverrides;
+  server: http.Server;
+  /** The public port (the h2c port when HTTP2_CLEARTEXT is on). */
+  port: number;
+  /** The app's HTTP/1 URL. */
+  url: string;
+  bridge?: H2cBridge;
+  /** Attaches the app to the listening server (and replays the requests held until now). */
+  serve: (app: http.RequestListener) => void;
+}
+
+async function assemble(options: AssembleOptions): Promise<RunningService> {
+  const { config, logger, overrides, server, port, url, bridge, serve } = options;
   const store = await buildJobStore(config);
   const blobs = overrides.blobs ?? (await buildBlobStore(config, logger));
   if (blobs instanceof LocalBlobStore) await removeCrashLeftovers(blobs, config, logger);
@@ -376,6 +393,7 @@ async function assemble(
     logger,
     onJobEnded: (jobId) => onJobEnded(lifecycle, jobId),
     media: { maxPixels: config.limits.media.imageMaxPixels, maxBytes: config.limits.imageMaxBytes },
+    videoUrl: videoPath,
   };
   const jobs: JobsDeps = {
     store,

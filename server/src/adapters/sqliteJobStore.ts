@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import { PermanentError, activeJobLimitReached } from '../errors';
+import { PermanentError, activeJobLimitReached } from '../domain/errors';
 import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor, pageOf } from './jobCursor';
 import { openSqliteFile } from './sqliteFile';
-import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
+import type { Job } from '../domain/job';
+import type { JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 interface Row {
   doc: string;

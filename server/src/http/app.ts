@@ -1,9 +1,9 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { ServiceRole } from '../config';
-import type { JobsDeps } from '../pipeline/jobs';
+import type { JobsDeps } from '../pipeline/createJob';
 import type { LifecycleDeps } from '../pipeline/lifecycle';
-import type { PipelineDeps } from '../pipeline/runner';
+import type { PipelineDeps } from '../pipeline/advanceJob';
 import type { BlobStore } from '../ports/blobStore';
 import type { JobStore } from '../ports/jobStore';
 import type { TaskQueue } from '../ports/taskQueue';

@@ -1,7 +1,7 @@
-import { describeError } from '../errors';
-import type { Job } from '../ports/jobStore';
+import { describeError } from '../domain/errors';
+import type { Job } from '../domain/job';
 import { decideRescue, sweepGraceSec, taskName, type RescueDecision, type SweepSettings } from './decisions';
-import type { PipelineDeps } from './runner';
+import type { PipelineDeps } from './advanceJob';
 
 /**
  * The sweep: the net under every way a task can be lost outside the worker's sight (deleted,

@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { PermanentError } from '../../src/errors';
+import { PermanentError } from '../../src/domain/errors';
 import type { AvatarProvider, MediaRef, VideoState } from '../../src/ports/avatarProvider';
 import type { BlobStore } from '../../src/ports/blobStore';
 import { CONTENT_TYPE, makeCorruptFile, makeTestAudio, makeTestImage, probe, type HeaderFormat } from '../support/media';

@@ -1,7 +1,7 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MeteredStream } from '../../src/adapters/localBlobStore';
-import { PermanentError } from '../../src/errors';
+import { NotFoundError } from '../../src/domain/errors';
 import type { BlobInfo, BlobStore, PutOptions, PutResult } from '../../src/ports/blobStore';
 
 interface StoredBlob {
@@ -46,7 +46,7 @@ export class MemoryBlobStore implements BlobStore {
 
   async openRead(key: string, range?: { start: number; end?: number }): Promise<Readable> {
     const blob = this.blobs.get(key);
-    if (!blob) throw new PermanentError('not_found', `No blob at ${key}`);
+    if (!blob) throw new NotFoundError('not_found', `No blob at ${key}`);
     const start = range?.start ?? 0;
     const end = range?.end ?? blob.bytes - 1;
     return Readable.from(slices(blob.chunks, start, end));

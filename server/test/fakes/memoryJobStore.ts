@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor, pageOf } from '../../src/adapters/jobCursor';
-import { PermanentError, activeJobLimitReached } from '../../src/errors';
-import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../../src/ports/jobStore';
-import { isTerminal } from '../../src/ports/jobStore';
+import { PermanentError, activeJobLimitReached } from '../../src/domain/errors';
+import { isTerminal, type Job } from '../../src/domain/job';
+import type { JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../../src/ports/jobStore';
 
 /** Stored as JSON text, as the real stores keep a document: a caller can never change what is stored by holding a reference. */
 type Stored = { doc: string; version: number };

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { silentLogger, type Logger } from '../../src/logger';
-import type { Job } from '../../src/ports/jobStore';
+import type { Job } from '../../src/domain/job';
 import { startService, type RunningService, type ServiceOverrides } from '../../src/service';
 import { startCloudRunFrontEnd, type CloudRunFrontEnd } from '../../standins/cloudRunFrontEnd';
 

@@ -1,10 +1,12 @@
 import sharp from 'sharp';
 import { Readable } from 'node:stream';
-import { PermanentError, RetryableError } from '../../src/errors';
+import { videoKey } from '../../src/domain/blobKeys';
+import { PermanentError, RetryableError } from '../../src/domain/errors';
+import type { Job } from '../../src/domain/job';
 import { silentLogger } from '../../src/logger';
+import { advanceJob, type AdvanceResult, type PipelineDeps } from '../../src/pipeline/advanceJob';
 import { newJob, requestCancel, taskName, type PipelineSettings } from '../../src/pipeline/decisions';
-import { advanceJob, enqueueStep, videoKey, type AdvanceResult, type PipelineDeps } from '../../src/pipeline/runner';
-import type { Job } from '../../src/ports/jobStore';
+import { enqueueStep } from '../../src/pipeline/enqueueStep';
 import type { StepTask } from '../../src/ports/taskQueue';
 import { MemoryBlobStore } from '../fakes/memoryBlobStore';
 import { MemoryJobStore } from '../fakes/memoryJobStore';
@@ -55,6 +57,7 @@ async function world() {
     onJobEnded: async (jobId) => {
       ended.push(jobId);
     },
+    videoUrl: (jobId) => `/jobs/${jobId}/video`,
   };
   const jobId = 'job-story';
   await blobs.putStream(`uploads/${jobId}/image.jpg`, Readable.from([photo]), { contentType: 'image/jpeg' });
@@ -142,7 +145,7 @@ describe('advanceJob: the happy path', () => {
     const job = await w.job();
     expect(job).toMatchObject({ status: 'completed', stepSeq: 6, leaseUntil: null, nextRunAt: null, error: null });
     expect(job.progress).toMatchObject({ currentStep: 'done', percent: 100 });
-    expect(job.result).toMatchObject({ videoPath: videoKey(w.jobId), durationSec: 3 });
+    expect(job.result).toEqual({ videoPath: videoKey(w.jobId), videoUrl: `/jobs/${w.jobId}/video`, durationSec: 3 });
     expect(w.provider.count('createAvatar')).toBe(1);
     expect(w.provider.count('createVideo')).toBe(1);
     expect(w.provider.count('getVideo')).toBe(4); // three polls, and once more for the URL at the store step

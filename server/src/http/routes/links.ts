@@ -1,10 +1,19 @@
 import type { Request } from 'express';
-import type { Job } from '../../ports/jobStore';
+import type { Job } from '../../domain/job';
 
 /** The base URL clients use to reach us: PUBLIC_URL when set, else what the request says. */
 export function publicBaseUrl(req: Request, configured?: string): string {
   if (configured) return configured;
   return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+/**
+ * The API path that serves a job's finished video (GET /jobs/:jobId/video). Stored in the job
+ * document as `result.videoUrl`, which the Flutter app reads from Firestore; HTTP answers make
+ * it absolute ({@link presentJob}).
+ */
+export function videoPath(jobId: string): string {
+  return `/jobs/${encodeURIComponent(jobId)}/video`;
 }
 
 /** Where a client watches a job: its document and its event stream, as absolute URLs. */

@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
-import { AppError, PermanentError, RetryableError, describeError } from '../errors';
+import { AppError, RetryableError, PermanentError, describeError } from '../domain/errors';
 import type { AvatarProvider } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
-import type { Job, JobStore } from '../ports/jobStore';
-import { isTerminal } from '../ports/jobStore';
-import type { EnqueueResult, StepTask, TaskQueue } from '../ports/taskQueue';
+import { isTerminal, type Job } from '../domain/job';
+import type { JobStore } from '../ports/jobStore';
+import type { StepTask, TaskQueue } from '../ports/taskQueue';
+import { videoKey } from '../domain/blobKeys';
+import { UPLOAD_RULES } from '../domain/uploadRules';
+import { enqueueStep } from './enqueueStep';
 import { preparePhoto } from './prepareMedia';
 import {
   applyOutcome,
@@ -37,8 +40,14 @@ export interface PipelineDeps {
    * lifecycle hook that queues notifications and stamps retention dates. It must be idempotent.
    */
   onJobEnded?: (jobId: string) => Promise<void>;
-  /** Photo preparation limits; default 40 MP and 10 MB. */
+  /** Photo preparation limits; the upload rules' defaults when absent. */
   media?: { maxPixels: number; maxBytes: number };
+  /**
+   * The address a client fetches a finished video from, stored in the job document as
+   * `result.videoUrl` (the Flutter app reads it from Firestore). The API decides it (http/);
+   * the pipeline itself keeps only blob keys.
+   */
+  videoUrl: (jobId: string) => string;
 }
 
 /** Facts about this delivery, from the X-CloudTasks-* headers. */
@@ -62,27 +71,12 @@ export type AdvanceResult =
   /** Provider trouble: the step was scheduled again as a task of its own, later. */
   | 'retrying';
 
-/** Where an upload of a job is kept in our BlobStore (`ext` from the sniffed type). */
-export function uploadKey(jobId: string, field: 'image' | 'audio', ext: string): string {
-  return `uploads/${jobId}/${field}.${ext}`;
-}
-
-/** Where the finished video of a job is kept in our BlobStore. */
-export function videoKey(jobId: string): string {
-  return `videos/${jobId}.mp4`;
-}
-
-/** The API path that serves a finished video. */
-export function videoPath(jobId: string): string {
-  return `/jobs/${encodeURIComponent(jobId)}/video`;
-}
-
 /**
  * One worker request: claim the job for this task's step, do that one step, commit what it
  * returned and enqueue the next step. Never waits for the provider (rule 1): a video that is
  * not ready yet is a new task scheduled for later.
  *
- * Throws RetryableError when the delivery should be retried (the route answers 503/429).
+ * Throws RetryableError when the delivery should be retried (`retryAfterSec`: not before then).
  */
 export async function advanceJob(deps: PipelineDeps, task: StepTask, delivery: Delivery): Promise<AdvanceResult> {
   const result = await advanceJobStep(deps, task, delivery);
@@ -226,7 +220,7 @@ async function runStep(deps: PipelineDeps, job: Job): Promise<StepOutcome> {
     case 'avatar.create': {
       // Every provider gets the same prepared JPEG, never the raw upload.
       const photo = await preparePhoto(
-        { blobs: deps.blobs, logger: deps.logger, maxPixels: 40_000_000, maxBytes: 10 * 1024 * 1024, ...deps.media },
+        { blobs: deps.blobs, logger: deps.logger, maxPixels: UPLOAD_RULES.imageMaxPixels, maxBytes: UPLOAD_RULES.imageMaxBytes, ...deps.media },
         job.jobId,
         { key: job.input.imagePath, contentType: job.input.imageType },
       );
@@ -271,7 +265,7 @@ async function runStep(deps: PipelineDeps, job: Job): Promise<StepOutcome> {
       return {
         kind: 'video_stored',
         videoPath: videoKey(job.jobId),
-        videoUrl: videoPath(job.jobId),
+        videoUrl: deps.videoUrl(job.jobId),
         durationSec: video.durationSec ?? null,
       };
     }
@@ -349,20 +343,6 @@ async function retryProviderStep(deps: PipelineDeps, job: Job, task: StepTask, e
     delaySec: Math.round(decision.delaySec * 10) / 10,
   });
   return 'retrying';
-}
-
-/** Creates the task for `stepSeq`; an existing task of that name counts as success (rule 2). */
-export async function enqueueStep(
-  deps: Pick<PipelineDeps, 'queue' | 'now'>,
-  jobId: string,
-  stepSeq: number,
-  delaySec: number,
-): Promise<EnqueueResult> {
-  const nowMs = (deps.now?.() ?? new Date()).getTime();
-  return deps.queue.enqueue(
-    { jobId, stepSeq },
-    { name: taskName(jobId, stepSeq), scheduleTime: delaySec > 0 ? new Date(nowMs + delaySec * 1000) : undefined },
-  );
 }
 
 async function ensureNextTask(deps: PipelineDeps, job: Job, deliveredSeq: number, log: Logger): Promise<void> {
