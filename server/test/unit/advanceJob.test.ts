@@ -5,13 +5,14 @@ import { PermanentError, RetryableError } from '../../src/domain/errors';
 import type { Job } from '../../src/domain/job';
 import { silentLogger } from '../../src/logger';
 import { advanceJob, type AdvanceResult, type PipelineDeps } from '../../src/pipeline/advanceJob';
-import { newJob, requestCancel, taskName, type PipelineSettings } from '../../src/pipeline/decisions';
+import { newJob, requestCancel, taskName } from '../../src/pipeline/decisions';
 import { enqueueStep } from '../../src/pipeline/enqueueStep';
 import type { StepTask } from '../../src/ports/taskQueue';
 import { MemoryBlobStore } from '../fakes/memoryBlobStore';
 import { MemoryJobStore } from '../fakes/memoryJobStore';
 import { MemoryTaskQueue, type QueuedTask } from '../fakes/memoryTaskQueue';
 import { ScriptedAvatarProvider } from '../fakes/scriptedAvatarProvider';
+import { PIPELINE_SETTINGS } from '../support/pipelineSettings';
 
 /**
  * advanceJob's branches against the in-memory fakes (each passes its port's contract suite):
@@ -20,16 +21,7 @@ import { ScriptedAvatarProvider } from '../fakes/scriptedAvatarProvider';
  */
 
 const T0 = Date.parse('2025-03-01T10:00:00.000Z');
-const settings: PipelineSettings = {
-  pollScheduleSec: [5, 15, 30, 60],
-  pollMaxIntervalSec: 60,
-  stepLeaseSec: 120,
-  jobDeadlineSec: 24 * 3600,
-  maxAttempts: 5,
-  providerRetryWindowSec: 1800,
-  providerRetryMinBackoffSec: 10,
-  providerRetryMaxBackoffSec: 300,
-};
+const settings = PIPELINE_SETTINGS;
 
 let photo: Buffer;
 beforeAll(async () => {
@@ -348,7 +340,7 @@ describe('advanceJob: failures of the step', () => {
   test('a provider that stays down past the retry window fails the job with its last error', async () => {
     const w = await world();
     await w.next();
-    w.provider.answers.createVideo.push(...Array.from({ length: 20 }, () => new RetryableError('provider_unavailable', 'VisionStory answered 503')));
+    w.provider.answers.createVideo.push(...Array.from({ length: 100 }, () => new RetryableError('provider_unavailable', 'VisionStory answered 503')));
     const results: AdvanceResult[] = [];
     while (w.queue.pending().length > 0) results.push((await w.next()).result);
 
@@ -356,7 +348,7 @@ describe('advanceJob: failures of the step', () => {
     expect(results.slice(0, -1).every((r) => r === 'retrying')).toBe(true);
     const job = await w.job();
     expect(job.error?.code).toBe('provider_unavailable');
-    expect(job.error?.message).toMatch(/did not recover within 30 min/);
+    expect(job.error?.message).toMatch(/did not recover within 6 h/);
     expect(Date.parse(job.completedAt!) - Date.parse(job.retry!.since)).toBeGreaterThanOrEqual(settings.providerRetryWindowSec * 1000);
   });
 });
