@@ -1,6 +1,6 @@
 import { FieldPath, Timestamp, type DocumentData, type Firestore } from 'firebase-admin/firestore';
 import { RetryableError, PermanentError, activeJobLimitReached } from '../domain/errors';
-import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
+import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor, pageOf } from './jobCursor';
 import type { Job } from '../domain/job';
 import type { JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
@@ -113,9 +113,7 @@ export class FirestoreJobStore implements JobStore {
     if (after) query = query.startAfter(after.createdAt, after.jobId);
     // One extra document tells whether another page exists without a second query.
     const snap = await guard(() => query.limit(limit + 1).get());
-    const jobs = snap.docs.slice(0, limit).map((d) => fromDocument(d.data()));
-    const last = jobs[jobs.length - 1];
-    return { jobs, nextCursor: snap.size > limit && last ? encodeJobCursor(last) : null };
+    return pageOf(snap.docs, limit, (d) => fromDocument(d.data()), encodeJobCursor);
   }
 
   async countActiveByOwner(ownerUid: string): Promise<number> {
@@ -138,9 +136,7 @@ export class FirestoreJobStore implements JobStore {
       .orderBy(FieldPath.documentId(), 'asc');
     if (after) query = query.startAfter(Timestamp.fromDate(new Date(after.nextRunAt)), after.jobId);
     const snap = await guard(() => query.limit(limit + 1).get());
-    const jobs = snap.docs.slice(0, limit).map((d) => fromDocument(d.data()));
-    const last = jobs[jobs.length - 1];
-    return { jobs, nextCursor: snap.size > limit && last ? encodeOverdueCursor(last) : null };
+    return pageOf(snap.docs, limit, (d) => fromDocument(d.data()), encodeOverdueCursor);
   }
 
   async update(jobId: string, mutate: JobMutation): Promise<UpdateResult> {

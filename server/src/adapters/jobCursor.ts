@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../domain/errors';
 import type { Job } from '../domain/job';
+import type { JobPage } from '../ports/jobStore';
 
 /**
  * The paging cursor of JobStore.listByOwner, shared by every adapter so a cursor means the
@@ -38,4 +39,14 @@ export function encodeOverdueCursor(job: Job): string {
 export function decodeOverdueCursor(cursor: string | null | undefined): { nextRunAt: string; jobId: string } | null {
   const decoded = decodeJobCursor(cursor);
   return decoded ? { nextRunAt: decoded.createdAt, jobId: decoded.jobId } : null;
+}
+
+/**
+ * One page of a paged query that asked for `limit + 1` rows: the extra row only tells that a
+ * next page exists, and the cursor is the sort key of the last job shown (`cursorOf`).
+ */
+export function pageOf<Row>(rows: readonly Row[], limit: number, toJob: (row: Row) => Job, cursorOf: (job: Job) => string): JobPage {
+  const jobs = rows.slice(0, limit).map(toJob);
+  const last = jobs[jobs.length - 1];
+  return { jobs, nextCursor: rows.length > limit && last ? cursorOf(last) : null };
 }

@@ -1,17 +1,13 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
+import type Database from 'better-sqlite3';
 import type { Device, DeviceStore } from '../ports/deviceStore';
+import { openSqliteFile } from './sqliteFile';
 
 /** Push tokens in a SQLite file of their own (the local stack). */
 export class SqliteDeviceStore implements DeviceStore {
   private readonly db: Database.Database;
 
   constructor(options: { file: string }) {
-    if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
-    this.db = new Database(options.file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqliteFile(options.file);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS devices (
         token      TEXT PRIMARY KEY,

@@ -1,9 +1,8 @@
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { PermanentError, activeJobLimitReached } from '../domain/errors';
-import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
+import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor, pageOf } from './jobCursor';
+import { openSqliteFile } from './sqliteFile';
 import type { Job } from '../domain/job';
 import type { JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
@@ -42,10 +41,7 @@ export class SqliteJobStore implements JobStore {
   };
 
   constructor(options: { file: string; pollMs?: number }) {
-    if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
-    this.db = new Database(options.file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqliteFile(options.file);
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS jobs (
@@ -143,9 +139,7 @@ export class SqliteJobStore implements JobStore {
         ? this.sql.nextPage.all(ownerUid, after.createdAt, after.createdAt, after.jobId, limit + 1)
         : this.sql.firstPage.all(ownerUid, limit + 1)
     ) as { doc: string }[];
-    const jobs = rows.slice(0, limit).map((r) => JSON.parse(r.doc) as Job);
-    const last = jobs[jobs.length - 1];
-    return { jobs, nextCursor: rows.length > limit && last ? encodeJobCursor(last) : null };
+    return pageOf(rows, limit, (r) => JSON.parse(r.doc) as Job, encodeJobCursor);
   }
 
   async countActiveByOwner(ownerUid: string): Promise<number> {
@@ -163,9 +157,7 @@ export class SqliteJobStore implements JobStore {
         ? this.sql.overdueNext.all(at, after.nextRunAt, after.nextRunAt, after.jobId, limit + 1)
         : this.sql.overdueFirst.all(at, limit + 1)
     ) as { doc: string }[];
-    const jobs = rows.slice(0, limit).map((r) => JSON.parse(r.doc) as Job);
-    const last = jobs[jobs.length - 1];
-    return { jobs, nextCursor: rows.length > limit && last ? encodeOverdueCursor(last) : null };
+    return pageOf(rows, limit, (r) => JSON.parse(r.doc) as Job, encodeOverdueCursor);
   }
 
   async update(jobId: string, mutate: JobMutation): Promise<UpdateResult> {

@@ -1,10 +1,11 @@
-import { createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PermanentError } from '../../src/domain/errors';
 import type { AvatarProvider, MediaRef, VideoState } from '../../src/ports/avatarProvider';
-import { makeCorruptFile, makeTestAudio, makeTestImage, probe } from '../support/media';
+import type { BlobStore } from '../../src/ports/blobStore';
+import { CONTENT_TYPE, makeCorruptFile, makeTestAudio, makeTestImage, probe, type HeaderFormat } from '../support/media';
 
 /**
  * The behaviours every AvatarProvider must have, whatever is behind it (ffmpeg, a VisionStory
@@ -21,6 +22,22 @@ export interface AvatarProviderContractSubject {
   /** Stores a local audio file where the provider can read it; returns the reference to pass. */
   putAudio(file: string): Promise<MediaRef>;
   teardown(): Promise<void>;
+}
+
+/**
+ * putImage and putAudio for a provider that reads its inputs from `blobs`: each file is stored
+ * under a key of its own, with the content type its extension names.
+ */
+export function mediaIn(blobs: BlobStore): Pick<AvatarProviderContractSubject, 'putImage' | 'putAudio'> {
+  let n = 0;
+  const put = async (file: string, kind: string): Promise<MediaRef> => {
+    const ext = path.extname(file).slice(1).toLowerCase();
+    const contentType = CONTENT_TYPE[(ext === 'jpg' ? 'jpeg' : ext) as HeaderFormat] ?? 'application/octet-stream';
+    const key = `uploads/${kind}-${++n}${path.extname(file)}`;
+    await blobs.putStream(key, createReadStream(file), { contentType });
+    return { key, contentType };
+  };
+  return { putImage: (file) => put(file, 'image'), putAudio: (file) => put(file, 'audio') };
 }
 
 export interface AvatarProviderContractOptions {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidInputError, LimitReachedError } from '../../src/domain/errors';
 import type { Job, JobStatus } from '../../src/domain/job';
+import { newJob } from '../../src/pipeline/decisions';
 import type { JobPage, JobStore, ProviderStats } from '../../src/ports/jobStore';
 
 /** What an adapter under contract can promise beyond the basics. */
@@ -19,14 +20,15 @@ export interface JobStoreUnderTest {
   teardown: () => Promise<void>;
 }
 
-/** A complete job document, every group present, for the given owner and creation time. */
+/**
+ * A complete job document, every group present, for the given owner and creation time: a new
+ * job as the pipeline makes it, except that it is not due (nextRunAt null), so the sweep's
+ * query finds only the jobs a test makes due.
+ */
 export function makeJob(overrides: Partial<Job> = {}): Job {
-  const createdAt = overrides.createdAt ?? '2025-03-01T10:00:00.000Z';
-  return {
+  const created = newJob({
     jobId: randomUUID(),
     ownerUid: 'owner-a',
-    status: 'queued',
-    progress: { currentStep: 'avatar.create', stepNumber: 0, totalSteps: 4, percent: 0, message: 'Queued' },
     input: {
       imagePath: 'uploads/x/image.jpg',
       audioPath: 'uploads/x/audio.mp3',
@@ -38,19 +40,10 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
       audioBytes: 5678,
       audioDurationSec: null,
     },
-    provider: { name: 'local', avatarId: null, videoId: null, providerStatus: null, polls: 0 },
-    result: null,
-    error: null,
-    cancelRequested: false,
-    stepSeq: 0,
-    leaseUntil: null,
-    attempts: 0,
-    nextRunAt: null,
-    createdAt,
-    updatedAt: createdAt,
-    completedAt: null,
-    ...overrides,
-  };
+    providerName: 'local',
+    now: overrides.createdAt ?? '2025-03-01T10:00:00.000Z',
+  });
+  return { ...created, nextRunAt: null, ...overrides };
 }
 
 /** Resolves once `predicate` holds, polling briefly; fails the test after `ms`. */

@@ -2,100 +2,15 @@ import { CloudTasksClient } from '@google-cloud/tasks';
 import { CloudTasksQueue, ensureQueue } from '../../src/adapters/cloudTasksQueue';
 import { RetryableError, PermanentError } from '../../src/domain/errors';
 import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/cloudTasksEmulator';
-import type { TaskQueue } from '../../src/ports/taskQueue';
-import { TaskTarget, sleep } from '../support/taskTarget';
-
-/** What the contract needs from an adapter under test: the queue and a view of the worker side. */
-interface Harness {
-  queue: TaskQueue;
-  target: TaskTarget;
-  close(): Promise<void>;
-}
-
-/**
- * The TaskQueue contract: every adapter must pass it. Deliveries are observed at a local HTTP
- * target standing in for POST /worker/process-avatar.
- */
-function describeTaskQueueContract(adapterName: string, makeHarness: () => Promise<Harness>): void {
-  describe(`TaskQueue contract: ${adapterName}`, () => {
-    let h: Harness;
-    let seq = 0;
-    const uniqueName = (label: string) => `${label}-${Date.now().toString(36)}-${seq++}`;
-
-    beforeAll(async () => {
-      h = await makeHarness();
-    });
-    afterAll(async () => {
-      await h.close();
-    });
-
-    test('when a step is enqueued, the worker receives its JSON body with the Cloud Tasks headers', async () => {
-      const name = uniqueName('deliver');
-      const result = await h.queue.enqueue({ jobId: 'job-1', stepSeq: 3 }, { name });
-      expect(result).toEqual({ created: true });
-
-      await h.target.waitUntil(() => h.target.forTask(name).length === 1);
-      const [delivery] = h.target.forTask(name);
-      expect(delivery.method).toBe('POST');
-      expect(delivery.path).toBe('/worker/process-avatar');
-      expect(delivery.headers['content-type']).toBe('application/json');
-      expect(JSON.parse(delivery.body)).toEqual({ jobId: 'job-1', stepSeq: 3 });
-      expect(delivery.headers['x-cloudtasks-queuename']).toBe('contract-queue');
-      expect(delivery.headers['x-cloudtasks-taskretrycount']).toBe('0');
-      expect(delivery.headers['x-cloudtasks-taskexecutioncount']).toBe('0');
-      expect(Number(delivery.headers['x-cloudtasks-tasketa'])).toBeGreaterThan(0);
-    });
-
-    test('when a step is scheduled for later, it is not delivered before its time', async () => {
-      const name = uniqueName('later');
-      const due = new Date(Date.now() + 1200);
-      await h.queue.enqueue({ jobId: 'job-2', stepSeq: 1 }, { name, scheduleTime: due });
-
-      await sleep(600);
-      expect(h.target.forTask(name)).toHaveLength(0);
-
-      await h.target.waitUntil(() => h.target.forTask(name).length === 1, 4000);
-      const [delivery] = h.target.forTask(name);
-      expect(delivery.at).toBeGreaterThanOrEqual(due.getTime() - 5);
-      // The ETA header carries the schedule time, to the millisecond.
-      expect(Number(delivery.headers['x-cloudtasks-tasketa']) * 1000).toBeCloseTo(due.getTime(), -1);
-    });
-
-    test('when the same task name is enqueued twice, the second is a no-op and the worker gets one delivery', async () => {
-      const name = uniqueName('twice');
-      const first = await h.queue.enqueue({ jobId: 'job-3', stepSeq: 1 }, { name, scheduleTime: new Date(Date.now() + 300) });
-      const second = await h.queue.enqueue({ jobId: 'job-3', stepSeq: 1 }, { name });
-      expect(first.created).toBe(true);
-      expect(second.created).toBe(false);
-
-      await h.target.waitUntil(() => h.target.forTask(name).length === 1);
-      // Even after it ran, the name stays taken (Cloud Tasks keeps names for about an hour).
-      const third = await h.queue.enqueue({ jobId: 'job-3', stepSeq: 1 }, { name });
-      expect(third.created).toBe(false);
-      await sleep(400);
-      expect(h.target.forTask(name)).toHaveLength(1);
-    });
-
-    test('when a pending task is deleted, it is never delivered', async () => {
-      const name = uniqueName('deleted');
-      await h.queue.enqueue({ jobId: 'job-4', stepSeq: 2 }, { name, scheduleTime: new Date(Date.now() + 700) });
-      await h.queue.delete(name);
-
-      await sleep(1200);
-      expect(h.target.forTask(name)).toHaveLength(0);
-    });
-
-    test('when a task that does not exist is deleted, delete still succeeds', async () => {
-      await expect(h.queue.delete(uniqueName('never-existed'))).resolves.toBeUndefined();
-    });
-
-    test('when the queue is reachable, ping answers', async () => {
-      await expect(h.queue.ping()).resolves.toBeUndefined();
-    });
-  });
-}
+import { TaskTarget, type Delivery } from '../support/taskTarget';
+import { describeTaskQueueContract, type ReceivedTask } from './taskQueue.contract';
 
 const PARENT = { project: 'demo-project', location: 'us-central1' };
+
+/** An HTTP delivery as the contract sees it: the body, and the ETA from X-CloudTasks-TaskETA. */
+function receivedTask(delivery: Delivery): ReceivedTask {
+  return { body: JSON.parse(delivery.body), at: delivery.at, etaMs: Number(delivery.headers['x-cloudtasks-tasketa']) * 1000 };
+}
 
 describeTaskQueueContract('CloudTasksQueue → local Cloud Tasks emulator', async () => {
   const target = await new TaskTarget().start();
@@ -109,7 +24,8 @@ describeTaskQueueContract('CloudTasksQueue → local Cloud Tasks emulator', asyn
   await ensureQueue(queue, { retryConfig: { maxAttempts: 3, minBackoff: { seconds: 0, nanos: 100e6 } } });
   return {
     queue,
-    target,
+    received: (name) => target.forTask(name).map(receivedTask),
+    waitUntil: (predicate, timeoutMs) => target.waitUntil(predicate, timeoutMs),
     async close() {
       await queue.close();
       await emulator.close();
@@ -129,6 +45,26 @@ describe('CloudTasksQueue specifics', () => {
   afterAll(async () => {
     await emulator.close();
     await target.close();
+  });
+
+  test('when a step is enqueued, the worker receives it as a JSON POST with the Cloud Tasks headers', async () => {
+    const queue = new CloudTasksQueue({ ...PARENT, queue: 'contract-queue', workerUrl: target.url(), clientOptions: emulator.endpoint });
+    try {
+      await ensureQueue(queue, {});
+      await queue.enqueue({ jobId: 'job-1', stepSeq: 3 }, { name: 'headers-1' });
+      await target.waitUntil(() => target.forTask('headers-1').length === 1);
+      const [delivery] = target.forTask('headers-1');
+      expect(delivery.method).toBe('POST');
+      expect(delivery.path).toBe('/worker/process-avatar');
+      expect(delivery.headers['content-type']).toBe('application/json');
+      expect(JSON.parse(delivery.body)).toEqual({ jobId: 'job-1', stepSeq: 3 });
+      expect(delivery.headers['x-cloudtasks-queuename']).toBe('contract-queue');
+      expect(delivery.headers['x-cloudtasks-taskretrycount']).toBe('0');
+      expect(delivery.headers['x-cloudtasks-taskexecutioncount']).toBe('0');
+      expect(Number(delivery.headers['x-cloudtasks-tasketa'])).toBeGreaterThan(0);
+    } finally {
+      await queue.close();
+    }
   });
 
   test('when ensureQueue runs twice, it creates the queue and then updates only the given settings', async () => {

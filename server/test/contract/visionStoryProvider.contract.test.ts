@@ -1,23 +1,16 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalBlobStore } from '../../src/adapters/localBlobStore';
 import { VisionStoryProvider } from '../../src/adapters/visionStoryProvider';
 import { startVisionStorySimulator } from '../../standins/visionStorySimulator';
-import { CONTENT_TYPE, type HeaderFormat } from '../support/media';
-import { describeAvatarProviderContract } from './avatarProvider.contract';
+import { describeAvatarProviderContract, mediaIn } from './avatarProvider.contract';
 
 /**
  * The AvatarProvider contract, run against VisionStoryProvider talking HTTP to the VisionStory
  * simulator (real MP4 renders). The local blob store has no public URLs, so inputs travel inline
  * as base64, as they do in a local dress rehearsal.
  */
-
-function contentTypeOf(file: string): string {
-  const ext = path.extname(file).slice(1).toLowerCase();
-  const format = (ext === 'jpg' ? 'jpeg' : ext) as HeaderFormat;
-  return CONTENT_TYPE[format] ?? 'application/octet-stream';
-}
 
 describeAvatarProviderContract(
   'VisionStoryProvider against the VisionStory simulator',
@@ -26,17 +19,9 @@ describeAvatarProviderContract(
     const blobs = new LocalBlobStore({ rootDir: path.join(root, 'blobs') });
     const sim = await startVisionStorySimulator({ apiKey: 'contract-key', latencyMs: 300 });
     const provider = new VisionStoryProvider({ apiKey: 'contract-key', baseUrl: sim.baseUrl, blobs, timeoutMs: 10_000 });
-    let n = 0;
-    const put = async (file: string, kind: string) => {
-      const key = `uploads/${kind}-${++n}${path.extname(file)}`;
-      const contentType = contentTypeOf(file);
-      await blobs.putStream(key, createReadStream(file), { contentType });
-      return { key, contentType };
-    };
     return {
       provider,
-      putImage: (file) => put(file, 'image'),
-      putAudio: (file) => put(file, 'audio'),
+      ...mediaIn(blobs),
       teardown: async () => {
         await sim.close();
         await fs.rm(root, { recursive: true, force: true });

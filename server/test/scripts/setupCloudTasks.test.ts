@@ -1,4 +1,4 @@
-import { CloudSandbox, mutations } from './standIn';
+import { CloudSandbox, expectDryRun, mutations } from './standIn';
 
 const SCRIPT = 'setup-cloud-tasks.sh';
 const API = 'serviceAccount:avatar-api@demo-proj.iam.gserviceaccount.com';
@@ -166,15 +166,14 @@ describe('setup-cloud-tasks.sh against a recording gcloud stand-in', () => {
 
   test('a dry run prints the commands of a first run and calls gcloud not once', () => {
     const run = sandbox.run(SCRIPT, ['demo-proj', 'us-central1', '--dry-run']);
-    expect(run.status).toBe(0);
-    expect(run.calls).toEqual([]);
-    expect(run.stdout).toContain('dry run: nothing changes');
-    expect(run.stdout).toContain('+ gcloud tasks queues create video-generation-queue --location=us-central1');
-    expect(run.stdout).toContain('+ gcloud iam service-accounts create avatar-tasks');
-    expect(run.stdout).toContain('+ gcloud iam service-accounts create avatar-worker');
-    expect(run.stdout).toContain('+ gcloud projects add-iam-policy-binding demo-proj --member=serviceAccount:DEFAULT-BUILD-ACCOUNT --role=roles/logging.logWriter');
-    expect(run.stdout).toContain('fcm.googleapis.com');
-    expect(run.stdout).toContain('+ gcloud projects add-iam-policy-binding demo-proj --member=serviceAccount:avatar-worker@demo-proj.iam.gserviceaccount.com --role=roles/firebasecloudmessaging.admin');
+    expectDryRun(run, [
+      '+ gcloud tasks queues create video-generation-queue --location=us-central1',
+      '+ gcloud iam service-accounts create avatar-tasks',
+      '+ gcloud iam service-accounts create avatar-worker',
+      '+ gcloud projects add-iam-policy-binding demo-proj --member=serviceAccount:DEFAULT-BUILD-ACCOUNT --role=roles/logging.logWriter',
+      'fcm.googleapis.com',
+      '+ gcloud projects add-iam-policy-binding demo-proj --member=serviceAccount:avatar-worker@demo-proj.iam.gserviceaccount.com --role=roles/firebasecloudmessaging.admin',
+    ]);
     expect(sandbox.resources()).toEqual({});
   });
 

@@ -94,3 +94,11 @@ export class CloudSandbox {
 export function mutations(calls: string[]): string[] {
   return calls.filter((c) => !/ (describe|list) /.test(c));
 }
+
+/** What a dry run must do: succeed, call no tool, say that nothing changes, and print each of `commands`. */
+export function expectDryRun(run: ScriptRun, commands: string[]): void {
+  expect(run.status).toBe(0);
+  expect(run.calls).toEqual([]);
+  expect(run.stdout).toContain('dry run: nothing changes');
+  for (const command of commands) expect(run.stdout).toContain(command);
+}

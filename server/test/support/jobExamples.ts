@@ -25,30 +25,46 @@ function input(jobId: string): Job['input'] {
   };
 }
 
+/** What sets one example apart; the rest is the same for all (owner, uploads, creation time, no lease). */
+type Varying = Pick<Job, 'status' | 'progress' | 'provider' | 'stepSeq' | 'attempts' | 'nextRunAt' | 'updatedAt' | 'completedAt'> &
+  Partial<Pick<Job, 'result' | 'error' | 'cancelRequested'>>;
+
+/** A whole document, its fields in the order the fixtures are written in. */
+function example(jobId: string, v: Varying): Job {
+  return {
+    jobId,
+    ownerUid: OWNER,
+    status: v.status,
+    progress: v.progress,
+    input: input(jobId),
+    provider: v.provider,
+    result: v.result ?? null,
+    error: v.error ?? null,
+    cancelRequested: v.cancelRequested ?? false,
+    stepSeq: v.stepSeq,
+    leaseUntil: null,
+    attempts: v.attempts,
+    nextRunAt: v.nextRunAt,
+    createdAt: CREATED,
+    updatedAt: v.updatedAt,
+    completedAt: v.completedAt,
+  };
+}
+
 /** Just created: the first task (avatar.create) is enqueued and no worker has claimed it yet. */
-const queued: Job = {
-  jobId: 'job_01HQ4V7Y3M2K8T5R9N6W0XBZCA',
-  ownerUid: OWNER,
+const queued = example('job_01HQ4V7Y3M2K8T5R9N6W0XBZCA', {
   status: 'queued',
   progress: { currentStep: 'avatar.create', stepNumber: 1, totalSteps: 4, percent: 0, message: 'Waiting to start' },
-  input: input('job_01HQ4V7Y3M2K8T5R9N6W0XBZCA'),
   provider: { name: 'visionstory', avatarId: null, videoId: null, providerStatus: null, polls: 0 },
-  result: null,
-  error: null,
-  cancelRequested: false,
   stepSeq: 1,
-  leaseUntil: null,
   attempts: 0,
   nextRunAt: CREATED,
-  createdAt: CREATED,
   updatedAt: CREATED,
   completedAt: null,
-};
+});
 
 /** Waiting on the provider's render: the third poll came back `creating`, the next is scheduled. */
-const processing: Job = {
-  jobId: 'job_01HQ4V8A6D9F2G4H7J1K3L5M7N',
-  ownerUid: OWNER,
+const processing = example('job_01HQ4V8A6D9F2G4H7J1K3L5M7N', {
   status: 'processing',
   progress: {
     currentStep: 'video.poll',
@@ -57,7 +73,6 @@ const processing: Job = {
     percent: 60,
     message: 'The provider is rendering the video',
   },
-  input: input('job_01HQ4V8A6D9F2G4H7J1K3L5M7N'),
   provider: {
     name: 'visionstory',
     avatarId: 'av_5f1c2e9a7b',
@@ -65,25 +80,17 @@ const processing: Job = {
     providerStatus: 'creating',
     polls: 3,
   },
-  result: null,
-  error: null,
-  cancelRequested: false,
   stepSeq: 5,
-  leaseUntil: null,
   attempts: 5,
   nextRunAt: '2025-03-14T09:28:23.000Z',
-  createdAt: CREATED,
   updatedAt: '2025-03-14T09:27:53.412Z',
   completedAt: null,
-};
+});
 
 /** Finished: the video was copied into our own storage and is served by the backend. */
-const completed: Job = {
-  jobId: 'job_01HQ4V9B8C1D3E5F7G9H2J4K6M',
-  ownerUid: OWNER,
+const completed = example('job_01HQ4V9B8C1D3E5F7G9H2J4K6M', {
   status: 'completed',
   progress: { currentStep: 'done', stepNumber: 4, totalSteps: 4, percent: 100, message: 'Your video is ready' },
-  input: input('job_01HQ4V9B8C1D3E5F7G9H2J4K6M'),
   provider: {
     name: 'visionstory',
     avatarId: 'av_0b7e4d2f19',
@@ -96,21 +103,15 @@ const completed: Job = {
     videoUrl: '/jobs/job_01HQ4V9B8C1D3E5F7G9H2J4K6M/video',
     durationSec: 12.48,
   },
-  error: null,
-  cancelRequested: false,
   stepSeq: 11,
-  leaseUntil: null,
   attempts: 11,
   nextRunAt: null,
-  createdAt: CREATED,
   updatedAt: '2025-03-14T09:31:02.871Z',
   completedAt: '2025-03-14T09:31:02.871Z',
-};
+});
 
 /** The provider refused the audio when asked to create the video: a permanent error. */
-const failed: Job = {
-  jobId: 'job_01HQ4VAC2E4G6J8L0N2Q4S6U8W',
-  ownerUid: OWNER,
+const failed = example('job_01HQ4VAC2E4G6J8L0N2Q4S6U8W', {
   status: 'failed',
   progress: {
     currentStep: 'video.create',
@@ -119,7 +120,6 @@ const failed: Job = {
     percent: 25,
     message: 'Video creation failed',
   },
-  input: input('job_01HQ4VAC2E4G6J8L0N2Q4S6U8W'),
   provider: {
     name: 'visionstory',
     avatarId: 'av_3c9a1e7d52',
@@ -127,22 +127,16 @@ const failed: Job = {
     providerStatus: null,
     polls: 0,
   },
-  result: null,
   error: { code: 'provider_rejected', message: 'The provider rejected the audio: unsupported sample rate' },
-  cancelRequested: false,
   stepSeq: 3,
-  leaseUntil: null,
   attempts: 3,
   nextRunAt: null,
-  createdAt: CREATED,
   updatedAt: '2025-03-14T09:27:20.105Z',
   completedAt: '2025-03-14T09:27:20.105Z',
-};
+});
 
 /** The owner cancelled while the provider was rendering; the next step noticed and stopped. */
-const cancelled: Job = {
-  jobId: 'job_01HQ4VBD4F6H8K0M2P4R6T8V0X',
-  ownerUid: OWNER,
+const cancelled = example('job_01HQ4VBD4F6H8K0M2P4R6T8V0X', {
   status: 'cancelled',
   progress: {
     currentStep: 'video.poll',
@@ -151,7 +145,6 @@ const cancelled: Job = {
     percent: 55,
     message: 'Cancelled',
   },
-  input: input('job_01HQ4VBD4F6H8K0M2P4R6T8V0X'),
   provider: {
     name: 'visionstory',
     avatarId: 'av_7e2b5d9c30',
@@ -159,17 +152,13 @@ const cancelled: Job = {
     providerStatus: 'creating',
     polls: 2,
   },
-  result: null,
-  error: null,
   cancelRequested: true,
   stepSeq: 5,
-  leaseUntil: null,
   attempts: 5,
   nextRunAt: null,
-  createdAt: CREATED,
   updatedAt: '2025-03-14T09:28:41.660Z',
   completedAt: '2025-03-14T09:28:41.660Z',
-};
+});
 
 /** One example job document for each status. */
 export const jobExamples: Readonly<Record<JobStatus, Job>> = { queued, processing, completed, failed, cancelled };

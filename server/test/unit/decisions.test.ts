@@ -11,20 +11,11 @@ import {
   releaseAfterRetryableError,
   requestCancel,
   taskName,
-  type PipelineSettings,
 } from '../../src/pipeline/decisions';
 import type { Job } from '../../src/domain/job';
+import { PIPELINE_SETTINGS } from '../support/pipelineSettings';
 
-const settings: PipelineSettings = {
-  pollScheduleSec: [5, 15, 30, 60],
-  pollMaxIntervalSec: 60,
-  stepLeaseSec: 120,
-  jobDeadlineSec: 24 * 3600,
-  maxAttempts: 3,
-  providerRetryWindowSec: 6 * 3600,
-  providerRetryMinBackoffSec: 10,
-  providerRetryMaxBackoffSec: 600,
-};
+const settings = PIPELINE_SETTINGS;
 const T0 = '2026-01-01T00:00:00.000Z';
 const at = (sec: number): string => new Date(Date.parse(T0) + sec * 1000).toISOString();
 

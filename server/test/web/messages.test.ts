@@ -1,16 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { serverErrorCodes } from '../support/errorCodes';
 
 // The page's message tables (server/src/http/web/messages.mjs) against the server's source:
 // every error code the server can send has words in English and in Korean.
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SRC = path.join(ROOT, 'server', 'src');
-// The Cloud Tasks emulator answers in its own protocol (gRPC statuses); its errors never reach
-// the page. (The test-only stand-ins live outside server/src.)
-const NOT_OURS = [/[\\/]cloudTasksEmulator[\\/]/, /[\\/]web[\\/]/];
 
 interface Table {
   errors: Record<string, { text: string; next: string }>;
@@ -25,45 +22,9 @@ function loadTables(): Record<'en' | 'ko', Table> {
   return JSON.parse(out.toString());
 }
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.ts'))
-    .map((e) => path.join(e.parentPath ?? (e as any).path, e.name))
-    .filter((file) => !NOT_OURS.some((re) => re.test(file)));
-}
-
-/**
- * Every literal code in the source: the first argument of ClientError and the named kinds
- * (a ternary gives all its branches), `{ code: '…' }` objects (failed jobs, the
- * event stream's error event, early answers), and the error middleware's own codes.
- */
-function serverCodes(): Set<string> {
-  const codes = new Set<string>();
-  // The values an expression can take: a plain literal, or the branches of a ternary (not the
-  // literal its condition compares with).
-  const values = (expr: string): string[] => {
-    const branches = expr.includes('?') ? expr.slice(expr.indexOf('?') + 1) : expr;
-    return [...branches.matchAll(/'([a-z][a-z0-9_]*)'/g)].map((m) => m[1]!);
-  };
-  for (const file of sourceFiles(SRC)) {
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/new (?:ClientError|RetryableError|PermanentError|LimitReachedError|NotFoundError|InvalidInputError|ConflictError|GoneError|TooLargeError)\(\s*(?:\d+\s*,\s*)?([^,]+),/g)) {
-      for (const code of values(m[1]!)) codes.add(code);
-    }
-    // `{ code: '…', message }` objects sent or stored (a returned one is an adapter's internal
-    // classification, mapped to one of the errors above before it leaves).
-    for (const m of text.matchAll(/(return\s*)?\{\s*code:\s*'([a-z][a-z0-9_]*)'/g)) if (!m[1]) codes.add(m[2]!);
-    // The error middleware's own codes (`let code = 'internal'`, `code = … ? 'bad_json' : …`).
-    if (file.endsWith(path.join('http', 'errors.ts'))) {
-      for (const m of text.matchAll(/\bcode\s*=\s*([^;]+);/g)) for (const code of values(m[1]!)) codes.add(code);
-    }
-  }
-  return codes;
-}
-
 describe('the web page in Korean and English', () => {
   const tables = loadTables();
-  const codes = serverCodes();
+  const codes = new Set(serverErrorCodes());
 
   test('the scan finds the codes the API is known to send', () => {
     expect(codes.size).toBeGreaterThan(40);

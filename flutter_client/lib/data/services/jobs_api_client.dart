@@ -48,84 +48,29 @@ class JobsApiClient {
         ..files.add(_part('audio', request.audio));
       return _client.send(upload);
     });
-    return switch (sent) {
-      Err<http.Response>(:final error) => Result.error(error),
-      Ok<http.Response>(value: final response) => _decode<CreatedJob>(response, (json) {
-          final created = CreatedJob.fromJson(json);
-          return created == null
-              ? Result<CreatedJob>.error(_badResponse(response, 'no jobId in the answer'))
-              : Result.ok(created);
-        }),
-    };
+    return _createdJob(sent);
   }
 
   /// `POST /jobs/:jobId/cancel`: asks the backend to stop the job (202). The job document
   /// shows `cancelRequested`, then status `cancelled` once the pipeline has stopped.
-  Future<Result<void>> cancelJob(String jobId) async {
-    final sent = await _send(
-      (token) => _client
-          .send(http.Request('POST', resolve('/jobs/${Uri.encodeComponent(jobId)}/cancel'))
-            ..headers.addAll(_headers(token)))
-          .timeout(callTimeout),
-    );
-    return switch (sent) {
-      Err<http.Response>(:final error) => Result.error(error),
-      Ok<http.Response>(value: final response) => _decode<void>(response, (_) => const Result.ok(null)),
-    };
-  }
+  Future<Result<void>> cancelJob(String jobId) async =>
+      _done(await _call('POST', '/jobs/${Uri.encodeComponent(jobId)}/cancel'));
 
   /// `POST /jobs/:jobId/retry`: a new job from a failed or cancelled job's photo and recording,
   /// which the backend still holds (202 with the new job's id). 409 while the job runs, 410 when
   /// its uploads are gone: the app then needs the files again.
-  Future<Result<CreatedJob>> retryJob(String jobId) async {
-    final sent = await _send(
-      (token) => _client
-          .send(http.Request('POST', resolve('/jobs/${Uri.encodeComponent(jobId)}/retry'))
-            ..headers.addAll(_headers(token)))
-          .timeout(callTimeout),
-    );
-    return switch (sent) {
-      Err<http.Response>(:final error) => Result.error(error),
-      Ok<http.Response>(value: final response) => _decode<CreatedJob>(response, (json) {
-          final created = CreatedJob.fromJson(json);
-          return created == null
-              ? Result<CreatedJob>.error(_badResponse(response, 'no jobId in the answer'))
-              : Result.ok(created);
-        }),
-    };
-  }
+  Future<Result<CreatedJob>> retryJob(String jobId) async =>
+      _createdJob(await _call('POST', '/jobs/${Uri.encodeComponent(jobId)}/retry'));
 
   /// `DELETE /jobs/:jobId`: removes the job, its uploads and its video (a running job is
   /// cancelled first). 204; 404 when it is not the caller's.
-  Future<Result<void>> deleteJob(String jobId) async {
-    final sent = await _send(
-      (token) => _client
-          .send(http.Request('DELETE', resolve('/jobs/${Uri.encodeComponent(jobId)}'))
-            ..headers.addAll(_headers(token)))
-          .timeout(callTimeout),
-    );
-    return switch (sent) {
-      Err<http.Response>(:final error) => Result.error(error),
-      Ok<http.Response>(value: final response) => _decode<void>(response, (_) => const Result.ok(null)),
-    };
-  }
+  Future<Result<void>> deleteJob(String jobId) async =>
+      _done(await _call('DELETE', '/jobs/${Uri.encodeComponent(jobId)}'));
 
   /// `POST /devices {token, platform}`: registers this device's FCM token for the signed-in
   /// user, so the backend can say when a job ends (204).
-  Future<Result<void>> registerDevice({required String token, required String platform}) async {
-    final sent = await _send(
-      (authToken) => _client
-          .send(http.Request('POST', resolve('/devices'))
-            ..headers.addAll(_headers(authToken))
-            ..headers['content-type'] = 'application/json'
-            ..body = jsonEncode({'token': token, 'platform': platform}))
-          .timeout(callTimeout),
-    );
-    return switch (sent) {
-      Err<http.Response>(:final error) => Result.error(error),
-      Ok<http.Response>(value: final response) => _decode<void>(response, (_) => const Result.ok(null)),
-    };
-  }
+  Future<Result<void>> registerDevice({required String token, required String platform}) async =>
+      _done(await _call('POST', '/devices', json: {'token': token, 'platform': platform}));
 
   /// Where to play the finished video of [jobId] from ([videoUrl] is the document's
   /// `result.videoUrl`, used when present).
@@ -186,6 +131,35 @@ class JobsApiClient {
       return Result.error(const AppException(AppException.network, 'The server did not answer in time'));
     }
   }
+
+  /// A short call without files: [method] on [path] with the token, an optional JSON body, and
+  /// [callTimeout].
+  Future<Result<http.Response>> _call(String method, String path, {Map<String, Object?>? json}) => _send((token) {
+        final request = http.Request(method, resolve(path))..headers.addAll(_headers(token));
+        if (json != null) {
+          request
+            ..headers['content-type'] = 'application/json'
+            ..body = jsonEncode(json);
+        }
+        return _client.send(request).timeout(callTimeout);
+      });
+
+  /// The answer of a call that starts a job: its id (202).
+  Result<CreatedJob> _createdJob(Result<http.Response> sent) => switch (sent) {
+        Err<http.Response>(:final error) => Result.error(error),
+        Ok<http.Response>(value: final response) => _decode<CreatedJob>(response, (json) {
+            final created = CreatedJob.fromJson(json);
+            return created == null
+                ? Result<CreatedJob>.error(_badResponse(response, 'no jobId in the answer'))
+                : Result.ok(created);
+          }),
+      };
+
+  /// The answer of a call that says nothing but its status.
+  Result<void> _done(Result<http.Response> sent) => switch (sent) {
+        Err<http.Response>(:final error) => Result.error(error),
+        Ok<http.Response>(value: final response) => _decode<void>(response, (_) => const Result.ok(null)),
+      };
 
   Map<String, String> _headers(String token) => {
         'Authorization': 'Bearer $token',
