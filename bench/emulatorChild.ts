@@ -3,7 +3,7 @@
  * bookkeeping on its event loop (as in production, where Cloud Tasks is Google's). Reports
  * `{ready, port, pid}` over IPC; closes on 'close' or when the parent goes.
  */
-import { startCloudTasksEmulator } from '../server/src/local/cloudTasksEmulator';
+import { startCloudTasksEmulator } from '../server/src/cloudTasksEmulator';
 
 async function main(): Promise<void> {
   const emulator = await startCloudTasksEmulator({ dbPath: process.env.TASKS_EMULATOR_DB ?? ':memory:' });

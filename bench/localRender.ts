@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalBlobStore } from '../server/src/adapters/localBlobStore';
-import { ffmpegPath, runFfmpeg } from '../server/src/local/ffmpeg';
-import { LocalRenderProvider } from '../server/src/local/localRenderProvider';
+import { ffmpegPath, runFfmpeg } from '../server/src/adapters/localRender/ffmpeg';
+import { LocalRenderProvider } from '../server/src/adapters/localRender/localRenderProvider';
 import type { BenchRow } from './support';
 
 /**

@@ -9,7 +9,7 @@ import { SqliteJobStore } from '../server/src/adapters/sqliteJobStore';
 import { loadConfig } from '../server/src/config';
 import { createApp } from '../server/src/http/app';
 import { videoPath } from '../server/src/http/routes/links';
-import { startCloudTasksEmulator } from '../server/src/local/cloudTasksEmulator';
+import { startCloudTasksEmulator } from '../server/src/cloudTasksEmulator';
 import { silentLogger } from '../server/src/logger';
 import type { JobsDeps } from '../server/src/pipeline/createJob';
 import type { PipelineDeps } from '../server/src/pipeline/advanceJob';

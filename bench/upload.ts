@@ -2,7 +2,7 @@ import { CloudTasksClient } from '@google-cloud/tasks';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startCloudTasksEmulator } from '../server/src/local/cloudTasksEmulator';
+import { startCloudTasksEmulator } from '../server/src/cloudTasksEmulator';
 import { makeBigFile, makeTestAudio, makeTestImage } from '../server/test/support/media';
 import { MB, RssSampler, readCpuMs, fmt, median, postMultipart, removeDir, sleep, startChild, steadyRss, stopChild, type BenchRow, type Child, type FilePart } from './support';
 

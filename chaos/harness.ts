@@ -4,9 +4,9 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { runFfmpeg } from '../server/src/local/ffmpeg';
+import { runFfmpeg } from '../server/src/adapters/localRender/ffmpeg';
 import { seededRandom } from '../server/src/pipeline/pollForecast';
-import { startVisionStorySimulator, type VisionStorySimulator } from '../server/src/local/visionStorySimulator';
+import { startVisionStorySimulator, type VisionStorySimulator } from '../server/standins/visionStorySimulator';
 
 /**
  * The chaos harness: the real local stack as a child process (`tsx server/src/main.ts`, SQLite,

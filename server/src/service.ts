@@ -12,8 +12,8 @@ import { videoPath } from './http/routes/links';
 import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
 import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
-import { startCloudTasksEmulator, type CloudTasksEmulator } from './local/cloudTasksEmulator';
-import { LocalRenderProvider } from './local/localRenderProvider';
+import { startCloudTasksEmulator, type CloudTasksEmulator } from './cloudTasksEmulator';
+import { LocalRenderProvider } from './adapters/localRender/localRenderProvider';
 import type { JobsDeps } from './pipeline/createJob';
 import { onJobEnded, sweepRetention, type LifecycleDeps } from './pipeline/lifecycle';
 import type { DeviceStore } from './ports/deviceStore';
@@ -175,7 +175,7 @@ function buildWorkerAuthenticate(
   const { serviceAccount, audience, kind } = config.tasks;
   if (!serviceAccount) return undefined;
   if (kind === 'emulator') {
-    logger.warn('TASKS_SERVICE_ACCOUNT with CLOUD_TASKS_EMULATOR_HOST: the worker checks tokens against Google\'s keys, which a separate emulator does not sign with');
+    logger.warn({ message: 'TASKS_SERVICE_ACCOUNT with CLOUD_TASKS_EMULATOR_HOST: the worker checks tokens against Google\'s keys, which a separate emulator does not sign with' });
   }
   return createWorkerOidcAuthenticate({
     audience: audience ?? workerUrl,
@@ -447,7 +447,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
   if (tasks.kind !== 'cloud' && config.role !== 'api') {
     const runSweep = (): void => {
       sweeping = sweep()
-        .catch((err: unknown) => logger.error({ err }, 'sweep failed'))
+        .catch((err: unknown) => logger.error({ message: 'sweep failed', err }))
         .finally(() => {
           if (!stopped && config.sweep.intervalSec > 0) {
             sweepTimer = setTimeout(runSweep, config.sweep.intervalSec * 1000);

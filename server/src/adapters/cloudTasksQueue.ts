@@ -125,12 +125,12 @@ export class CloudTasksQueue implements TaskQueue {
     if (this.options.dispatchDeadlineSec) request.dispatchDeadline = { seconds: this.options.dispatchDeadlineSec };
     try {
       await this.client.createTask({ parent: this.queuePath, task: request });
-      this.log.debug({ jobId: task.jobId, task: options.name }, 'task enqueued');
+      this.log.debug({ message: 'task enqueued', jobId: task.jobId, task: options.name });
       return { created: true };
     } catch (err) {
       // A named task that exists (or ran within the last hour or so) is already enqueued.
       if (grpcCode(err) === GRPC.ALREADY_EXISTS) {
-        this.log.debug({ jobId: task.jobId, task: options.name }, 'task already enqueued');
+        this.log.debug({ message: 'task already enqueued', jobId: task.jobId, task: options.name });
         return { created: false };
       }
       throw wrapError('enqueue', err);

@@ -112,7 +112,7 @@ export class GcsBlobStore implements BlobStore {
       const res = await fetch(sessionUri, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
       await res.arrayBuffer();
     } catch (err) {
-      this.logger?.warn({ key, err: (err as Error).message }, 'could not cancel a failed upload session');
+      this.logger?.warn({ message: 'could not cancel a failed upload session', key, err: (err as Error).message });
     }
   }
 
@@ -196,7 +196,7 @@ export class GcsBlobStore implements BlobStore {
       await file.delete({ ifGenerationMatch: metadata.generation, ignoreNotFound: true });
     } catch (err) {
       if (toStoreError(err, file.name).code === 'not_found') return;
-      this.logger?.warn({ key: file.name, err: (err as Error).message }, 'could not remove a failed upload');
+      this.logger?.warn({ message: 'could not remove a failed upload', key: file.name, err: (err as Error).message });
     }
   }
 }

@@ -214,14 +214,14 @@ export class VisionStoryProvider implements AvatarProvider {
           detail: { endpoint, message },
         });
       }
-      this.logger.warn({ provider: this.name, endpoint, failure: code, ms: Date.now() - started }, `VisionStory ${endpoint} failed: ${message}`);
+      this.logger.warn({ message: `VisionStory ${endpoint} failed: ${message}`, provider: this.name, endpoint, failure: code, ms: Date.now() - started });
       throw new RetryableError(
         code === 'timeout' ? 'provider_timeout' : 'provider_unavailable',
         `VisionStory ${endpoint} ${code === 'timeout' ? `timed out after ${this.timeoutMs} ms` : `could not be reached: ${message}`}`,
         { detail: { endpoint, failure: code, message } },
       );
     }
-    this.logger.debug({ provider: this.name, endpoint, status: res.status, ms: Date.now() - started }, `VisionStory ${endpoint} answered ${res.status}`);
+    this.logger.debug({ message: `VisionStory ${endpoint} answered ${res.status}`, provider: this.name, endpoint, status: res.status, ms: Date.now() - started });
     return res;
   }
 
@@ -233,7 +233,7 @@ export class VisionStoryProvider implements AvatarProvider {
     const result = schema.safeParse(res.data);
     if (!result.success) {
       const detail = { endpoint, status: res.status, issues: result.error.issues, body: preview(res.data) };
-      this.logger.error({ provider: this.name, ...detail }, `VisionStory ${endpoint} answered an unexpected shape`);
+      this.logger.error({ message: `VisionStory ${endpoint} answered an unexpected shape`, provider: this.name, ...detail });
       throw new PermanentError(
         'provider_bad_response',
         `VisionStory ${endpoint} answered in a shape its API does not promise: ${z.prettifyError(result.error).replace(/\s+/g, ' ')}`,

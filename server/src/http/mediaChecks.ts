@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { ClientError } from './errors';
-import { probeMedia } from '../local/ffmpeg';
+import { probeMedia } from '../adapters/localRender/ffmpeg';
 import { readImageHeader } from '../pipeline/prepareMedia';
 import type { UploadLimitValues } from '../domain/uploadRules';
 import type { BlobStore } from '../ports/blobStore';

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { Storage } from '@google-cloud/storage';
 import { GcsBlobStore } from '../../src/adapters/gcsBlobStore';
 import { RetryableError, PermanentError } from '../../src/domain/errors';
-import { startGcsEmulator, type GcsEmulator } from '../../src/local/gcsEmulator';
+import { startGcsEmulator, type GcsEmulator } from '../../standins/gcsEmulator';
 import { describeBlobStoreContract } from './blobStore.contract';
 
 const BUCKET = 'avatar-videos-test';

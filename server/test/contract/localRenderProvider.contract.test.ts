@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalBlobStore } from '../../src/adapters/localBlobStore';
-import { LocalRenderProvider } from '../../src/local/localRenderProvider';
+import { LocalRenderProvider } from '../../src/adapters/localRender/localRenderProvider';
 import { describeAvatarProviderContract, mediaIn } from './avatarProvider.contract';
 
 describeAvatarProviderContract('LocalRenderProvider', async () => {

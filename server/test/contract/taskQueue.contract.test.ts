@@ -1,8 +1,8 @@
 import { CloudTasksClient } from '@google-cloud/tasks';
 import { CloudTasksQueue, ensureQueue } from '../../src/adapters/cloudTasksQueue';
 import { RetryableError, PermanentError } from '../../src/domain/errors';
-import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/local/cloudTasksEmulator';
-import { TaskTarget, type Delivery } from '../local/taskTarget';
+import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/cloudTasksEmulator';
+import { TaskTarget, type Delivery } from '../support/taskTarget';
 import { describeTaskQueueContract, type ReceivedTask } from './taskQueue.contract';
 
 const PARENT = { project: 'demo-project', location: 'us-central1' };

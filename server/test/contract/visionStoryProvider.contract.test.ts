@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LocalBlobStore } from '../../src/adapters/localBlobStore';
 import { VisionStoryProvider } from '../../src/adapters/visionStoryProvider';
-import { startVisionStorySimulator } from '../../src/local/visionStorySimulator';
+import { startVisionStorySimulator } from '../../standins/visionStorySimulator';
 import { describeAvatarProviderContract, mediaIn } from './avatarProvider.contract';
 
 /**

@@ -283,6 +283,9 @@ describe('the Dockerfile, repeated step by step without a Docker engine', () => 
     expect(has('node_modules/firebase')).toBe(false);
     expect(has('server/src/main.ts')).toBe(false);
     expect(has('server/test')).toBe(false);
+    // Test-only servers (the GCS server, the VisionStory simulator, the Cloud Run front end) stay out.
+    expect(has('server/standins')).toBe(false);
+    expect(has('dist/server/standins')).toBe(false);
     expect(has('flutter_client')).toBe(false);
   });
 

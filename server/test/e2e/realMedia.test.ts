@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { ffmpegPath, hasSystemFfmpeg, preferFfmpegBuild } from '../../src/local/ffmpeg';
+import { ffmpegPath, hasSystemFfmpeg, preferFfmpegBuild } from '../../src/adapters/localRender/ffmpeg';
 import { preparedImageKey } from '../../src/domain/blobKeys';
 import {
   heifEncoder,

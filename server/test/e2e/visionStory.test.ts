@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RetryableError } from '../../src/domain/errors';
 import { taskName } from '../../src/pipeline/decisions';
-import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
+import { startVisionStorySimulator, type VisionStorySimulator } from '../../standins/visionStorySimulator';
 import { makeTestAudio, makeTestImage, probe } from '../support/media';
 import { TASKS_SA, getJob, listFiles, startTestStackBehindFrontEnd, upload, waitForJob, type StackBehindFrontEnd } from '../support/stack';
 

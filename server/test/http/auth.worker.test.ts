@@ -10,7 +10,7 @@ import { CloudTasksClient } from '@google-cloud/tasks';
 import { OAuth2Client } from 'google-auth-library';
 import { ConfigError, loadConfig } from '../../src/config';
 import { SIGNATURE_REMOVED, createWorkerOidcAuthenticate } from '../../src/http/workerOidcAuth';
-import { OidcSigner } from '../../src/local/tasks/oidc';
+import { OidcSigner } from '../../src/cloudTasksEmulator';
 import { makeTestAudio, makeTestImage } from '../support/media';
 import { startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
 import { decodePayload, makeKey, signJwt, startCertServer, withPayload, type TestKey } from './authFixtures';

@@ -4,9 +4,9 @@
  * on), and what the container receives (the token without its signature, X-CloudTasks-*).
  */
 import http from 'node:http';
-import { OidcSigner } from '../../src/local/tasks/oidc';
+import { OidcSigner } from '../../src/cloudTasksEmulator';
 import { SIGNATURE_REMOVED_BY_GOOGLE, startCloudRunFrontEnd, type CloudRunFrontEnd } from '../../standins/cloudRunFrontEnd';
-import { TaskTarget, sleep } from '../local/taskTarget';
+import { TaskTarget, sleep } from '../support/taskTarget';
 
 const INVOKER = 'avatar-tasks@demo-avatar.iam.gserviceaccount.com';
 const signer = new OidcSigner();

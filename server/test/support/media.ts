@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { findOnPath, runFfmpeg } from '../../src/local/ffmpeg';
+import { findOnPath, runFfmpeg } from '../../src/adapters/localRender/ffmpeg';
 
 /**
  * Test media made on the spot with ffmpeg's lavfi sources (testsrc pattern, sine tone): real,
@@ -14,8 +14,8 @@ import { findOnPath, runFfmpeg } from '../../src/local/ffmpeg';
  * m4a (aac in the ipod muxer).
  */
 
-export { probeMedia as probe } from '../../src/local/ffmpeg';
-export type { MediaInfo, ProbedStream } from '../../src/local/ffmpeg';
+export { probeMedia as probe } from '../../src/adapters/localRender/ffmpeg';
+export type { MediaInfo, ProbedStream } from '../../src/adapters/localRender/ffmpeg';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 export type AudioFormat = 'wav' | 'mp3' | 'm4a';

@@ -1,4 +1,4 @@
-import { levelExpression, loudness, sceneSize, wrapText } from '../../src/local/avatarScene';
+import { levelExpression, loudness, sceneSize, wrapText } from '../../src/adapters/localRender/avatarScene';
 
 describe('the local avatar scene', () => {
   test('the video is the photo fitted to at most 720p: landscape in 1280×720, portrait in 720×1280, never upscaled, even sides', () => {

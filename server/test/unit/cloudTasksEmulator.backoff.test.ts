@@ -1,5 +1,5 @@
-import { backoffMs, durationToMs, msToDuration, parseRetryAfter } from '../../src/local/tasks/time';
-import { isLoopbackHost } from '../../src/local/tasks/validation';
+import { backoffMs, durationToMs, msToDuration, parseRetryAfter } from '../../src/cloudTasksEmulator/time';
+import { isLoopbackHost } from '../../src/cloudTasksEmulator/validation';
 
 describe('Cloud Tasks emulator: retry arithmetic', () => {
   test('when retries pile up, the interval doubles maxDoublings times, then grows linearly, capped at maxBackoff (the API reference example)', () => {

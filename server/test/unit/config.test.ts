@@ -1,9 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { ConfigError, loadConfig, loadEnvFile } from '../../src/config';
+import { ConfigError, loadConfig } from '../../src/config';
 
 describe('configuration', () => {
   test('with no Google settings at all, everything runs on the local stack with the documented defaults', () => {
@@ -124,18 +120,6 @@ describe('configuration', () => {
     expect(problemsOf(vs)).toBe(''); // the defaults: 120 s lease, 30 s timeout
   });
 
-  test('npm start with a bad variable exits with status 2 and says which variable', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
-      env: { ...process.env, PORT: 'eighty', LOG_LEVEL: 'silent' },
-      cwd: path.resolve(__dirname, '../../..'),
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
-    expect(code).toBe(2);
-    expect(stderr).toMatch(/PORT/);
-  });
-
   test('CORS_ORIGINS is a comma-separated list of exact origins, empty by default', () => {
     expect(loadConfig({}).corsOrigins).toEqual([]);
     expect(loadConfig({ CORS_ORIGINS: ' https://app.example.com , http://localhost:5000/ ' }).corsOrigins).toEqual([
@@ -144,53 +128,6 @@ describe('configuration', () => {
     ]);
     expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/path' })).toThrow(/CORS_ORIGINS/);
     expect(() => loadConfig({ CORS_ORIGINS: 'app.example.com' })).toThrow(/CORS_ORIGINS/);
-  });
-});
-
-describe('the .env file', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'dotenv-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  test('is read into the environment when it exists, and a real variable wins over the file', async () => {
-    const file = path.join(dir, '.env');
-    await writeFile(file, '# local settings\nPORT=9090\nLOG_LEVEL=debug\nCORS_ORIGINS="https://a.example,https://b.example"\n');
-    const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn' };
-    expect(loadEnvFile(file, env).sort()).toEqual(['CORS_ORIGINS', 'PORT']);
-    expect(env).toEqual({ LOG_LEVEL: 'warn', PORT: '9090', CORS_ORIGINS: 'https://a.example,https://b.example' });
-    const config = loadConfig(env);
-    expect(config.port).toBe(9090);
-    expect(config.logLevel).toBe('warn');
-    expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
-  });
-
-  test('a missing file changes nothing', () => {
-    const env: NodeJS.ProcessEnv = { PORT: '1' };
-    expect(loadEnvFile(path.join(dir, '.env'), env)).toEqual([]);
-    expect(env).toEqual({ PORT: '1' });
-  });
-
-  test('npm start reads .env from the working directory, under the real environment', async () => {
-    // A bad PORT only in the file, a bad LOG_LEVEL in the file hidden by a good real one:
-    // the start fails naming PORT (the file was read) and not LOG_LEVEL (the real one won).
-    await writeFile(path.join(dir, '.env'), 'PORT=eighty\nLOG_LEVEL=chatty\n');
-    const root = path.resolve(__dirname, '../../..');
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
-    delete env.PORT;
-    const child = spawn(process.execPath, ['--import', pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href, path.join(root, 'server/src/main.ts')], {
-      env,
-      cwd: dir,
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
-    expect(code).toBe(2);
-    expect(stderr).toMatch(/PORT/);
-    expect(stderr).not.toMatch(/LOG_LEVEL/);
   });
 });
 

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { LocalBlobStore } from '../../src/adapters/localBlobStore';
 import { parseRetryAfter, VisionStoryProvider, type VisionStoryProviderOptions } from '../../src/adapters/visionStoryProvider';
 import { AppError, RetryableError, PermanentError } from '../../src/domain/errors';
-import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
+import { startVisionStorySimulator, type VisionStorySimulator } from '../../standins/visionStorySimulator';
 import type { BlobStore } from '../../src/ports/blobStore';
 import { makeBigFile, makeTestAudio, makeTestImage } from '../support/media';
 
@@ -297,7 +297,7 @@ describe('VisionStoryProvider secrecy', () => {
       } catch (err) {
         errors.push(err);
         // What the worker will do with it: log the whole error through pino's serializer.
-        logger.error({ err }, 'step failed');
+        logger.error({ message: 'step failed', err });
       }
     };
     try {

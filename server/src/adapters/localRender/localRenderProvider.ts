@@ -3,10 +3,10 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RetryableError, PermanentError, NotFoundError } from '../domain/errors';
-import { silentLogger, type Logger } from '../logger';
-import type { BlobStore } from '../ports/blobStore';
-import type { AvatarProvider, MediaRef, VideoCaption, VideoState } from '../ports/avatarProvider';
+import { RetryableError, PermanentError, NotFoundError } from '../../domain/errors';
+import { silentLogger, type Logger } from '../../logger';
+import type { BlobStore } from '../../ports/blobStore';
+import type { AvatarProvider, MediaRef, VideoCaption, VideoState } from '../../ports/avatarProvider';
 import { findCaptionFont, loudness, sceneArgs, sceneSize, segmentSeconds, wrapText, type SceneInput } from './avatarScene';
 import { FfmpegError, probeMedia, runFfmpeg } from './ffmpeg';
 
@@ -162,7 +162,7 @@ export class LocalRenderProvider implements AvatarProvider {
         attempts: 0,
       };
       await this.saveRecord(record);
-      this.log.info({ videoId, avatarId }, 'local render queued');
+      this.log.info({ message: 'local render queued', videoId, avatarId });
       this.schedule(videoId);
     });
     return { videoId };
@@ -258,7 +258,7 @@ export class LocalRenderProvider implements AvatarProvider {
       const picture = info.streams.find((s) => s.codecType === 'video');
       // ffprobe happily reads a text file as "tty" ANSI-art video: insist on a picture codec.
       if (!picture || !IMAGE_CODECS.has(picture.codecName) || !picture.width || !picture.height) {
-        this.log.warn({ avatarId, format: info.formatName, codec: picture?.codecName }, 'photo is not a supported picture');
+        this.log.warn({ message: 'photo is not a supported picture', avatarId, format: info.formatName, codec: picture?.codecName });
         throw new PermanentError('bad_media', 'The photo is not a picture in a supported format.');
       }
       await runFfmpeg(
@@ -283,7 +283,7 @@ export class LocalRenderProvider implements AvatarProvider {
         throw this.mediaError(err, 'The photo could not be decoded');
       });
       await fs.rename(temp, target);
-      this.log.info({ avatarId, width: picture.width, height: picture.height }, 'local avatar stored');
+      this.log.info({ message: 'local avatar stored', avatarId, width: picture.width, height: picture.height });
     } finally {
       this.controllers.delete(controller);
       await fs.rm(temp, { force: true });
@@ -348,7 +348,7 @@ export class LocalRenderProvider implements AvatarProvider {
       const controller = this.track(new AbortController());
       const done = this.render(videoId, controller)
         .catch((err: unknown) => {
-          this.log.error({ videoId, err: ffmpegReason(err) }, 'local render crashed');
+          this.log.error({ message: 'local render crashed', videoId, err: ffmpegReason(err) });
         })
         .finally(() => {
           this.controllers.delete(controller);
@@ -377,7 +377,7 @@ export class LocalRenderProvider implements AvatarProvider {
       const sound = audioInfo.streams.find((s) => s.codecType === 'audio');
       const seconds = sound?.durationSec ?? audioInfo.durationSec;
       if (!sound || !seconds || seconds <= 0) {
-        this.log.warn({ videoId, format: audioInfo.formatName }, 'audio has no sound stream with a duration');
+        this.log.warn({ message: 'audio has no sound stream with a duration', videoId, format: audioInfo.formatName });
         throw new PermanentError('bad_media', 'The recording has no sound that can be played.');
       }
       const scene = await this.prepareScene(videoId, record, photo, input.path, seconds, controller.signal);
@@ -402,7 +402,7 @@ export class LocalRenderProvider implements AvatarProvider {
         durationSec: out.durationSec,
         reason: null,
       });
-      this.log.info({ videoId, renderMs: Date.now() - started, durationSec: out.durationSec }, 'local render done');
+      this.log.info({ message: 'local render done', videoId, renderMs: Date.now() - started, durationSec: out.durationSec });
     } catch (err) {
       await fs.rm(temp, { force: true });
       await input?.cleanup();
@@ -416,7 +416,7 @@ export class LocalRenderProvider implements AvatarProvider {
       const reason = err instanceof PermanentError || err instanceof RetryableError ? `${err.code}: ${err.message}` : ffmpegReason(err);
       const current = (await this.loadRecord(videoId)) as RenderRecord;
       await this.saveRecord({ ...current, state: 'failed', finishedAt: new Date().toISOString(), reason });
-      this.log.warn({ videoId, reason }, 'local render failed');
+      this.log.warn({ message: 'local render failed', videoId, reason });
     } finally {
       await fs.rm(temp, { force: true });
       await input?.cleanup();
@@ -457,7 +457,7 @@ export class LocalRenderProvider implements AvatarProvider {
     let caption: SceneInput['caption'] = null;
     const name = record.caption?.instructorName.trim() ?? '';
     const font = name ? findCaptionFont() : null;
-    if (name && !font) this.log.warn({ videoId }, 'no font found: the video is made without its lower third');
+    if (name && !font) this.log.warn({ message: 'no font found: the video is made without its lower third', videoId });
     if (name && font) {
       const { width } = sceneSize(picture.width, picture.height);
       const short = Math.min(width, sceneSize(picture.width, picture.height).height);
@@ -524,7 +524,7 @@ export class LocalRenderProvider implements AvatarProvider {
     }
     pending.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     for (const record of pending) {
-      this.log.info({ videoId: record.videoId, was: record.state }, 'restarting interrupted local render');
+      this.log.info({ message: 'restarting interrupted local render', videoId: record.videoId, was: record.state });
       if (record.state === 'running') await this.saveRecord({ ...record, state: 'queued', startedAt: null });
       this.schedule(record.videoId);
     }

@@ -1,4 +1,4 @@
-import { msToDuration, retryAfterMs } from '../../time';
+import { msToDuration, retryAfterMs } from '../time';
 
 /** Protobuf Duration / Timestamp as the Node client sends them (`longs: Number`). */
 export interface ProtoDuration {

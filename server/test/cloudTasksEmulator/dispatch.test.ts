@@ -1,6 +1,6 @@
 import { CloudTasksClient, protos } from '@google-cloud/tasks';
-import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/local/cloudTasksEmulator';
-import { TaskTarget, sleep } from '../local/taskTarget';
+import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/cloudTasksEmulator';
+import { TaskTarget, sleep } from '../support/taskTarget';
 
 type IQueue = protos.google.cloud.tasks.v2.IQueue;
 

@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FfmpegError, findOnPath, ffmpegPath, ffprobePath, probeMedia, runFfmpeg } from '../../src/local/ffmpeg';
-import { makeBigFile, makeCorruptFile, makeTestAudio, makeTestImage } from '../support/media';
+import { FfmpegError, findOnPath, ffmpegPath, ffprobePath, probeMedia, runFfmpeg } from '../../../src/adapters/localRender/ffmpeg';
+import { makeBigFile, makeCorruptFile, makeTestAudio, makeTestImage } from '../../support/media';
 
 let dir: string;
 

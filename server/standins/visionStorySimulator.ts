@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { sampleRenderSec, type RenderTimeDistribution } from '../pipeline/pollForecast';
+import { sampleRenderSec, type RenderTimeDistribution } from '../src/pipeline/pollForecast';
 import { promises as fs, createReadStream } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { runFfmpeg, probeMedia } from './ffmpeg';
+import { runFfmpeg, probeMedia } from '../src/adapters/localRender/ffmpeg';
 
 /**
  * A local stand-in for VisionStory's HTTP API (the only fake in the stack: the real one is paid).

@@ -4,9 +4,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { probeMedia } from '../../src/local/ffmpeg';
-import { startVisionStorySimulator, wavSeconds, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
+import { probeMedia } from '../../src/adapters/localRender/ffmpeg';
+import { startVisionStorySimulator, wavSeconds, type VisionStorySimulator } from '../../standins/visionStorySimulator';
 import { makeTestAudio, makeTestImage } from '../support/media';
+import { exitOf } from '../support/processes';
 
 /**
  * The simulator speaks raw HTTP here (global fetch), so its answers are checked against the API's
@@ -215,7 +216,7 @@ test('when rendering is on, a finished video is a real MP4 made from the photo a
 });
 
 describe('visionStorySimulatorMain', () => {
-  const main = path.join(__dirname, '../../src/local/visionStorySimulatorMain.ts');
+  const main = path.join(__dirname, '../../standins/visionStorySimulatorMain.ts');
   const run = (env: Record<string, string>) =>
     spawn(process.execPath, ['--import', 'tsx', main], {
       env: { PATH: process.env.PATH ?? '', METADATA_SERVER_DETECTION: 'none', LOG_LEVEL: 'info', ...env },
@@ -224,9 +225,7 @@ describe('visionStorySimulatorMain', () => {
 
   test('when SIM_API_KEY is missing, it exits 2 and names the variable', async () => {
     const child = run({ SIM_PORT: '0' });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const { code, stderr } = await exitOf(child);
     expect(code).toBe(2);
     expect(stderr).toContain('SIM_API_KEY');
   });

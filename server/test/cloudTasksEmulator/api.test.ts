@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { CloudTasksClient } from '@google-cloud/tasks';
 import { OAuth2Client } from 'google-auth-library';
-import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/local/cloudTasksEmulator';
-import { TaskTarget, sleep } from '../local/taskTarget';
+import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/cloudTasksEmulator';
+import { TaskTarget, sleep } from '../support/taskTarget';
 
 const PARENT = 'projects/demo/locations/local';
 const INVALID_ARGUMENT = 3;
