@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CloudTasksQueue, ensureQueue } from './adapters/cloudTasksQueue';
 import { LocalBlobStore } from './adapters/localBlobStore';
-import { SqliteJobStore } from './adapters/sqliteJobStore';
 import type { AppConfig } from './config';
 import { createApp, type AppDeps } from './http/app';
 import { EventStreams } from './http/eventStreams';
@@ -12,8 +11,7 @@ import { videoPath } from './http/routes/links';
 import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
 import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
-import { startCloudTasksEmulator, type CloudTasksEmulator } from './cloudTasksEmulator';
-import { LocalRenderProvider } from './adapters/localRender/localRenderProvider';
+import type { CloudTasksEmulator } from './cloudTasksEmulator';
 import type { JobsDeps } from './pipeline/createJob';
 import { onJobEnded, sweepRetention, type LifecycleDeps } from './pipeline/lifecycle';
 import type { DeviceStore } from './ports/deviceStore';
@@ -70,8 +68,30 @@ export interface ServiceOverrides {
   callbackPolicy?: CallbackPolicy;
 }
 
+/**
+ * Loads a part of the local stack. SQLite, ffmpeg and the Cloud Tasks emulator are development
+ * dependencies: the production image installs only what the cloud runs, so there a local
+ * setting names what is missing instead of failing deep inside a require.
+ */
+async function loadLocalPart<T>(what: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      `${what} is part of the local stack, whose dependencies are not installed here (${(err as Error).message.split('\n')[0]}). ` +
+        'Run `npm install` (with development dependencies) to use it; the production image runs only the cloud settings.',
+      { cause: err },
+    );
+  }
+}
+
 async function buildJobStore(config: AppConfig): Promise<JobStore> {
-  if (config.jobStore.kind === 'sqlite') return new SqliteJobStore({ file: config.jobStore.file });
+  if (config.jobStore.kind === 'sqlite') {
+    const { SqliteJobStore } = await loadLocalPart('JOB_STORE=sqlite', () => import('./adapters/sqliteJobStore'));
+    return new SqliteJobStore({ file: config.jobStore.file });
+  }
   // Loaded only in the cloud: firebase-admin is large and slow to import.
   const { FirestoreJobStore } = await import('./adapters/firestoreJobStore');
   const { initializeApp, getApps } = await import('firebase-admin/app');
@@ -123,6 +143,7 @@ async function buildBlobStore(config: AppConfig, logger: Logger): Promise<BlobSt
 
 async function buildProvider(config: AppConfig, blobs: BlobStore, logger: Logger): Promise<AvatarProvider> {
   if (config.provider.kind === 'local') {
+    const { LocalRenderProvider } = await loadLocalPart('PROVIDER=local', () => import('./adapters/localRender/localRenderProvider'));
     return new LocalRenderProvider({ blobs, workDir: config.provider.workDir, latencyMs: config.provider.latencyMs, logger });
   }
   const { apiKey } = config.provider;
@@ -320,6 +341,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
   const workerUrl = tasks.workerUrl ?? `${url}/worker/process-avatar`;
   let clientOptions: ConstructorParameters<typeof CloudTasksQueue>[0]['clientOptions'];
   if (tasks.kind === 'embedded') {
+    const { startCloudTasksEmulator } = await loadLocalPart('The embedded Cloud Tasks emulator (TASKS=embedded)', () => import('./cloudTasksEmulator'));
     emulator = await startCloudTasksEmulator({
       port: tasks.emulatorPort,
       dbPath: tasks.emulatorDbFile,
