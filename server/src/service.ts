@@ -8,7 +8,6 @@ import { createApp, type AppDeps } from './http/app';
 import { EventStreams } from './http/eventStreams';
 import { startH2cBridge, type H2cBridge } from './http/h2cBridge';
 import { videoPath } from './http/routes/links';
-import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
 import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
 import type { CloudTasksEmulator } from './cloudTasksEmulator';
@@ -23,6 +22,7 @@ import type { AvatarProvider } from './ports/avatarProvider';
 import type { BlobStore } from './ports/blobStore';
 import { msToDuration } from './time';
 import type { JobStore } from './ports/jobStore';
+import { deferredBlobStore, deferredDeviceStore, deferredJobStore, deferredProvider } from './adapters/deferred';
 
 /** The `retry:` hint sent on event streams ended by a shutdown: soon, but not all at once. */
 const SHUTDOWN_RETRY_MS = 1000;
@@ -87,32 +87,44 @@ async function loadLocalPart<T>(what: string, load: () => Promise<T>): Promise<T
   }
 }
 
-async function buildJobStore(config: AppConfig): Promise<JobStore> {
+/** What the service warms up right after it listens: the cloud adapters made on first use. */
+type WarmUps = (() => Promise<unknown>)[];
+
+async function firestoreOf(config: AppConfig) {
+  // firebase-admin and the Firestore client are large and slow to load: only in the cloud.
+  const { initializeApp, getApps } = await import('firebase-admin/app');
+  const { getFirestore } = await import('firebase-admin/firestore');
+  return getFirestore(getApps()[0] ?? initializeApp({ projectId: config.projectId }));
+}
+
+async function buildJobStore(config: AppConfig, warmUps: WarmUps): Promise<JobStore> {
   if (config.jobStore.kind === 'sqlite') {
     const { SqliteJobStore } = await loadLocalPart('JOB_STORE=sqlite', () => import('./adapters/sqliteJobStore'));
     return new SqliteJobStore({ file: config.jobStore.file });
   }
-  // Loaded only in the cloud: firebase-admin is large and slow to import.
-  const { FirestoreJobStore } = await import('./adapters/firestoreJobStore');
-  const { initializeApp, getApps } = await import('firebase-admin/app');
-  const { getFirestore } = await import('firebase-admin/firestore');
-  const app = getApps()[0] ?? initializeApp({ projectId: config.projectId });
-  return new FirestoreJobStore({ firestore: getFirestore(app), collection: config.jobStore.collection });
+  const { collection } = config.jobStore;
+  const store = deferredJobStore(async () => {
+    const { FirestoreJobStore } = await import('./adapters/firestoreJobStore');
+    return new FirestoreJobStore({ firestore: await firestoreOf(config), collection });
+  });
+  warmUps.push(store.ready);
+  return store.port;
 }
 
-async function buildDeviceStore(config: AppConfig): Promise<DeviceStore> {
+async function buildDeviceStore(config: AppConfig, warmUps: WarmUps): Promise<DeviceStore> {
   if (config.jobStore.kind === 'sqlite') {
     const { SqliteDeviceStore } = await import('./adapters/sqliteDeviceStore');
     return new SqliteDeviceStore({ file: config.push.kind === 'fcm' ? config.push.devicesFile : `${config.dataDir}/devices.sqlite` });
   }
-  const { FirestoreDeviceStore } = await import('./adapters/firestoreDeviceStore');
-  const { initializeApp, getApps } = await import('firebase-admin/app');
-  const { getFirestore } = await import('firebase-admin/firestore');
-  const app = getApps()[0] ?? initializeApp({ projectId: config.projectId });
-  return new FirestoreDeviceStore({
-    firestore: getFirestore(app),
-    collection: config.push.kind === 'fcm' ? config.push.devicesCollection : undefined,
+  const devices = deferredDeviceStore(async () => {
+    const { FirestoreDeviceStore } = await import('./adapters/firestoreDeviceStore');
+    return new FirestoreDeviceStore({
+      firestore: await firestoreOf(config),
+      collection: config.push.kind === 'fcm' ? config.push.devicesCollection : undefined,
+    });
   });
+  warmUps.push(devices.ready);
+  return devices.port;
 }
 
 /**
@@ -124,10 +136,11 @@ async function buildNotifier(config: AppConfig): Promise<Notifier | undefined> {
   const { FcmNotifier } = await import('./adapters/fcmNotifier');
   let getAccessToken: () => Promise<string> = async () => 'stand-in-token';
   if (config.push.baseUrl === 'https://fcm.googleapis.com') {
-    const { GoogleAuth } = await import('google-auth-library');
-    const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/firebase.messaging'] });
+    // google-auth-library is loaded by the first push, not at start-up.
+    let auth: Promise<import('google-auth-library').GoogleAuth> | undefined;
     getAccessToken = async () => {
-      const token = await auth.getAccessToken();
+      auth ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/firebase.messaging'] }));
+      const token = await (await auth).getAccessToken();
       if (!token) throw new Error('no access token for FCM');
       return token;
     };
@@ -135,28 +148,31 @@ async function buildNotifier(config: AppConfig): Promise<Notifier | undefined> {
   return new FcmNotifier({ projectId: config.push.projectId, baseUrl: config.push.baseUrl, getAccessToken });
 }
 
-async function buildBlobStore(config: AppConfig, logger: Logger): Promise<BlobStore> {
+async function buildBlobStore(config: AppConfig, logger: Logger, warmUps: WarmUps): Promise<BlobStore> {
   if (config.blobStore.kind === 'local') return new LocalBlobStore({ rootDir: config.blobStore.rootDir });
-  const { GcsBlobStore } = await import('./adapters/gcsBlobStore');
-  return new GcsBlobStore({ bucket: config.blobStore.bucket, signedUrlTtlSec: config.signedUrlTtlSec, logger });
+  const { bucket } = config.blobStore;
+  const blobs = deferredBlobStore(async () => {
+    const { GcsBlobStore } = await import('./adapters/gcsBlobStore');
+    return new GcsBlobStore({ bucket, signedUrlTtlSec: config.signedUrlTtlSec, logger });
+  });
+  warmUps.push(blobs.ready);
+  return blobs.port;
 }
 
-async function buildProvider(config: AppConfig, blobs: BlobStore, logger: Logger): Promise<AvatarProvider> {
+async function buildProvider(config: AppConfig, blobs: BlobStore, logger: Logger, warmUps: WarmUps): Promise<AvatarProvider> {
   if (config.provider.kind === 'local') {
     const { LocalRenderProvider } = await loadLocalPart('PROVIDER=local', () => import('./adapters/localRender/localRenderProvider'));
     return new LocalRenderProvider({ blobs, workDir: config.provider.workDir, latencyMs: config.provider.latencyMs, logger });
   }
   const { apiKey } = config.provider;
   if (!apiKey) return keylessProvider('visionstory');
-  const { VisionStoryProvider } = await import('./adapters/visionStoryProvider');
-  return new VisionStoryProvider({
-    apiKey,
-    baseUrl: config.provider.baseUrl,
-    timeoutMs: config.provider.timeoutMs,
-    signedUrlTtlSec: config.signedUrlTtlSec,
-    blobs,
-    logger,
+  const { baseUrl, timeoutMs } = config.provider;
+  const provider = deferredProvider('visionstory', async () => {
+    const { VisionStoryProvider } = await import('./adapters/visionStoryProvider');
+    return new VisionStoryProvider({ apiKey, baseUrl, timeoutMs, signedUrlTtlSec: config.signedUrlTtlSec, blobs, logger });
   });
+  warmUps.push(provider.ready);
+  return provider.port;
 }
 
 /**
@@ -331,10 +347,11 @@ interface AssembleOptions {
 
 async function assemble(options: AssembleOptions): Promise<RunningService> {
   const { config, logger, overrides, server, port, url, bridge, serve } = options;
-  const store = await buildJobStore(config);
-  const blobs = overrides.blobs ?? (await buildBlobStore(config, logger));
+  const warmUps: WarmUps = [];
+  const store = await buildJobStore(config, warmUps);
+  const blobs = overrides.blobs ?? (await buildBlobStore(config, logger, warmUps));
   if (blobs instanceof LocalBlobStore) await removeCrashLeftovers(blobs, config, logger);
-  const provider = overrides.provider ?? (await buildProvider(config, blobs, logger));
+  const provider = overrides.provider ?? (await buildProvider(config, blobs, logger, warmUps));
 
   let emulator: CloudTasksEmulator | undefined;
   const tasks = config.tasks;
@@ -368,6 +385,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
     clientOptions,
     logger,
   });
+  warmUps.push(() => queue.connect());
   if (tasks.kind !== 'cloud') {
     // Locally the queue is ours to make; in the cloud setup-cloud-tasks.sh makes it.
     await ensureQueue(queue, {
@@ -384,7 +402,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
     });
   }
 
-  const devices = await buildDeviceStore(config);
+  const devices = await buildDeviceStore(config, warmUps);
   let webhooks: LifecycleDeps['webhooks'];
   if (config.webhooks.secret) {
     const { SignedWebhookSender } = await import('./adapters/webhookSender');
@@ -446,9 +464,16 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
     heartbeatMs: overrides.heartbeatMs,
     eventStreams,
     uploadIdleTimeoutMs: config.timeouts.uploadIdleMs,
-    extraRoutes: [webRoutes({ limits: config.limits, watch: config.watch })],
+    // The web page is a public route: the worker role does not load it.
+    extraRoutes: config.role === 'worker' ? [] : [(await import('./http/routes/web')).webRoutes({ limits: config.limits, watch: config.watch })],
   };
   serve(createApp(appDeps));
+  // Right after listening, load what the first requests need (the Google clients), so the first
+  // request does not wait for all of it; a request sooner waits for the same loads. Scheduled
+  // after this turn so that the service reports itself listening first.
+  const warmUp = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+    Promise.all(warmUps.map((load) => load().catch((err: unknown) => logger.warn({ message: `warm-up: ${err instanceof Error ? err.message : String(err)}` })))),
+  );
 
   const sweepDeps: SweepDeps = { store, queue, settings: config.pipeline, logger, onJobEnded: pipeline.onJobEnded, sweep: { graceSec: config.sweep.graceSec } };
   const sweep = async (): Promise<SweepResult> => {
@@ -495,6 +520,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       stopped = true;
+      await warmUp; // nothing is still being made while it closes
       clearTimeout(sweepTimer);
       await sweeping;
       // Open event streams end now with a retry hint (clients reconnect elsewhere and resume)

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { parseStream } from 'music-metadata';
 
 /**
  * How long a recording lasts, read in JavaScript from its own headers and frames (WAV's data
@@ -10,6 +9,8 @@ import { parseStream } from 'music-metadata';
  */
 export async function audioLengthSec(stream: Readable, sizeBytes?: number): Promise<number | null> {
   try {
+    // Loaded with the first upload: the worker role never needs it.
+    const { parseStream } = await import('music-metadata');
     const { format } = await parseStream(stream, { size: sizeBytes }, { duration: true, skipCovers: true, skipPostHeaders: true });
     const seconds = format.duration;
     if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return null;
