@@ -469,11 +469,16 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
   };
   serve(createApp(appDeps));
   // Right after listening, load what the first requests need (the Google clients), so the first
-  // request does not wait for all of it; a request sooner waits for the same loads. Scheduled
-  // after this turn so that the service reports itself listening first.
-  const warmUp = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-    Promise.all(warmUps.map((load) => load().catch((err: unknown) => logger.warn({ message: `warm-up: ${err instanceof Error ? err.message : String(err)}` })))),
-  );
+  // request does not wait for all of it; a request sooner waits for the same loads. One after
+  // the other, the job store first (every request reads it), so a request that arrives meanwhile
+  // waits only for what it uses. Scheduled after this turn so the service reports itself
+  // listening first.
+  const warmUp = (async () => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const load of warmUps) {
+      await load().catch((err: unknown) => logger.warn({ message: `warm-up: ${err instanceof Error ? err.message : String(err)}` }));
+    }
+  })();
 
   const sweepDeps: SweepDeps = { store, queue, settings: config.pipeline, logger, onJobEnded: pipeline.onJobEnded, sweep: { graceSec: config.sweep.graceSec } };
   const sweep = async (): Promise<SweepResult> => {
