@@ -187,15 +187,21 @@ function keylessProvider(name: string): AvatarProvider {
   return { name, createAvatar: refuse, createVideo: refuse, getVideo: refuse, openVideo: refuse };
 }
 
-async function buildAuthenticate(config: AppConfig): Promise<Authenticate | undefined> {
+async function buildAuthenticate(config: AppConfig, warmUps: WarmUps): Promise<Authenticate | undefined> {
   // The worker role serves no public route: no need to load firebase-admin for it.
   if (config.auth.kind !== 'firebase' || config.role === 'worker') return undefined;
-  // Loaded only when used, like the Firestore adapter: firebase-admin is slow to import.
-  const { createFirebaseAuthenticate } = await import('./http/firebaseAuth');
-  const { initializeApp, getApps } = await import('firebase-admin/app');
-  const { getAuth } = await import('firebase-admin/auth');
-  const app = getApps().find((a) => a.name === '[DEFAULT]') ?? initializeApp({ projectId: config.projectId });
-  return createFirebaseAuthenticate({ auth: getAuth(app) });
+  // Made on first use (or by the warm-up), like the Firestore adapter: firebase-admin is slow to load.
+  let loading: Promise<Authenticate> | undefined;
+  const ready = (): Promise<Authenticate> =>
+    (loading ??= (async () => {
+      const { createFirebaseAuthenticate } = await import('./http/firebaseAuth');
+      const { initializeApp, getApps } = await import('firebase-admin/app');
+      const { getAuth } = await import('firebase-admin/auth');
+      const app = getApps().find((a) => a.name === '[DEFAULT]') ?? initializeApp({ projectId: config.projectId });
+      return createFirebaseAuthenticate({ auth: getAuth(app) });
+    })());
+  warmUps.push(ready);
+  return async (req) => (await ready())(req);
 }
 
 /**
@@ -455,7 +461,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
     logger,
     limits: config.limits,
     signedUrlTtlSec: config.signedUrlTtlSec,
-    authenticate: overrides.authenticate ?? (await buildAuthenticate(config)),
+    authenticate: overrides.authenticate ?? (await buildAuthenticate(config, warmUps)),
     authenticateWorker: overrides.authenticateWorker ?? buildWorkerAuthenticate(config, workerUrl, emulator, logger),
     allowUserIdField: config.auth.kind === 'local',
     publicUrl: config.publicUrl,
