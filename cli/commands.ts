@@ -2,7 +2,7 @@
  * The subcommands. Each returns its exit status or throws Exit; main.ts turns both into the
  * process's exit.
  */
-import { ApiClient, ApiError, Unreachable, type JobSnapshot } from './api';
+import { ApiError, Unreachable, type ApiClient, type JobSnapshot } from './api';
 import { checkFile, checkOut, Exit, type Messages, type Options } from './args';
 import { serverErrorText } from './messages';
 import { bar, displayWidth, formatBytes, formatDuration, type Output } from './terminal';
@@ -152,6 +152,27 @@ class Interrupts {
   reason(e: unknown): unknown {
     return this.interrupted ?? e;
   }
+
+  /**
+   * Runs `work` with Ctrl-C handled as above from `phase` on (for job `jobId` once known); a
+   * decision on Ctrl-C replaces the error the abort caused.
+   */
+  static async during<T>(
+    ctx: Context,
+    how: { cancelWithoutTerminal: boolean; phase?: Interrupts['phase']; jobId?: string },
+    work: (interrupts: Interrupts) => Promise<T>,
+  ): Promise<T> {
+    const interrupts = new Interrupts(ctx, how.cancelWithoutTerminal);
+    if (how.phase) interrupts.phase = how.phase;
+    if (how.jobId) interrupts.jobId = how.jobId;
+    try {
+      return await work(interrupts);
+    } catch (e) {
+      throw interrupts.reason(e);
+    } finally {
+      interrupts.dispose();
+    }
+  }
 }
 
 async function saveVideo(ctx: Context, jobId: string, out: string, signal: AbortSignal): Promise<void> {
@@ -178,8 +199,7 @@ export async function generate(ctx: Context): Promise<number> {
   const audio = await checkFile(options.audio!, 'audio', m);
   const outFor = await checkOut(options.out, options.force, m);
 
-  const interrupts = new Interrupts(ctx, true);
-  try {
+  return Interrupts.during(ctx, { cancelWithoutTerminal: true }, async (interrupts) => {
     out.say(m.uploading(`${image.name} (${formatBytes(image.bytes)})`, `${audio.name} (${formatBytes(audio.bytes)})`, api.server));
     let lastPercent = -1;
     let accepted;
@@ -211,20 +231,13 @@ export async function generate(ctx: Context): Promise<number> {
     interrupts.phase = 'download';
     await saveVideo(ctx, jobId, outFor(jobId), interrupts.controller.signal);
     return 0;
-  } catch (e) {
-    throw interrupts.reason(e);
-  } finally {
-    interrupts.dispose();
-  }
+  });
 }
 
 export async function watch(ctx: Context): Promise<number> {
   const { options, m, out, api } = ctx;
   const jobId = options.jobId!;
-  const interrupts = new Interrupts(ctx, false);
-  interrupts.jobId = jobId;
-  interrupts.phase = 'follow';
-  try {
+  return Interrupts.during(ctx, { cancelWithoutTerminal: false, phase: 'follow', jobId }, async (interrupts) => {
     out.say(m.watching(jobId, api.pageUrl(jobId)));
     const job = await followToEnd(ctx, jobId, interrupts.controller.signal);
     endOf(ctx, job);
@@ -233,11 +246,7 @@ export async function watch(ctx: Context): Promise<number> {
     out.event({ type: 'result', jobId, status: job.status, videoUrl });
     out.result(videoUrl);
     return 0;
-  } catch (e) {
-    throw interrupts.reason(e);
-  } finally {
-    interrupts.dispose();
-  }
+  });
 }
 
 export async function download(ctx: Context): Promise<number> {
@@ -251,17 +260,10 @@ export async function download(ctx: Context): Promise<number> {
     throw asExit(ctx, e);
   }
   if (job.status !== 'completed') throw new Exit(1, m.notCompleted(jobId, m.statuses[job.status] ?? job.status), false, 'video_not_ready');
-  const interrupts = new Interrupts(ctx, false);
-  interrupts.jobId = jobId;
-  interrupts.phase = 'download';
-  try {
+  return Interrupts.during(ctx, { cancelWithoutTerminal: false, phase: 'download', jobId }, async (interrupts) => {
     await saveVideo(ctx, jobId, outFor(jobId), interrupts.controller.signal);
     return 0;
-  } catch (e) {
-    throw interrupts.reason(e);
-  } finally {
-    interrupts.dispose();
-  }
+  });
 }
 
 export async function list(ctx: Context): Promise<number> {
