@@ -1,0 +1,23 @@
+/* Numbers and names as the page shows them. */
+
+export function formatBytes(bytes) {
+  if (bytes >= 1024 * 1024) return Math.round((bytes / (1024 * 1024)) * 10) / 10 + ' MB';
+  if (bytes >= 1024) return Math.round(bytes / 1024) + ' KB';
+  return bytes + ' bytes';
+}
+
+export function formatDuration(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const two = function (n) {
+    return String(n).padStart(2, '0');
+  };
+  return h > 0 ? h + ':' + two(m) + ':' + two(s) : m + ':' + two(s);
+}
+
+export function extensionOf(name) {
+  const dot = name.lastIndexOf('.');
+  return dot >= 0 ? name.slice(dot + 1).toLowerCase() : '';
+}
