@@ -8,7 +8,7 @@ import {
   type ProviderStats,
   type RenderTimeDistribution,
 } from '../server/src/pipeline/pollForecast';
-import type { Job } from '../server/src/ports/jobStore';
+import type { Job } from '../server/src/domain/job';
 import { fmt, type BenchRow } from './support';
 
 /** Options of {@link runPollScheduleBench}. */

@@ -13,7 +13,7 @@ import { silentLogger } from '../server/src/logger';
 import type { JobsDeps } from '../server/src/pipeline/jobs';
 import type { PipelineDeps } from '../server/src/pipeline/runner';
 import type { AvatarProvider, MediaRef, VideoState } from '../server/src/ports/avatarProvider';
-import { isTerminal } from '../server/src/ports/jobStore';
+import { isTerminal } from '../server/src/domain/job';
 import { makeTestAudio, makeTestImage } from '../server/test/support/media';
 import { fmt, postMultipart, removeDir, sleep, timeRequests, type BenchRow, type FilePart } from './support';
 import { Readable } from 'node:stream';

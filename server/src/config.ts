@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { UPLOAD_RULES, type UploadLimitValues } from './domain/uploadRules';
 import { DEFAULT_POLL_DENSITY, type PollScheduleSettings } from './pipeline/pollForecast';
 
 /**
@@ -112,8 +113,8 @@ const EnvSchema = z.object({
   SWEEP_INTERVAL: z.coerce.number().min(0).default(300),
   /** How long past its due time (plus STEP_LEASE) a job waits before the sweep rescues it. */
   SWEEP_GRACE: z.coerce.number().min(0).default(120),
-  IMAGE_MAX_PIXELS: z.coerce.number().int().positive().default(40_000_000),
-  AUDIO_MAX_SECONDS: seconds.min(1).default(600),
+  IMAGE_MAX_PIXELS: z.coerce.number().int().positive().default(UPLOAD_RULES.imageMaxPixels),
+  AUDIO_MAX_SECONDS: seconds.min(1).default(UPLOAD_RULES.audioMaxSec),
   MAX_ACTIVE_JOBS_PER_USER: z.coerce.number().int().positive().default(5),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10000),
   /**
@@ -270,14 +271,8 @@ export interface AppConfig {
     /** SWEEP_GRACE: added to the step lease to make the whole grace period. */
     graceSec: number;
   };
-  limits: {
-    imageMaxBytes: number;
-    audioMaxBytes: number;
-    nameMaxChars: number;
-    bioMaxChars: number;
-    media: { imageMinSide: number; imageMaxPixels: number; audioMinSec: number; audioMaxSec: number };
-    maxActiveJobsPerUser: number;
-  };
+  /** Upload limits (served at GET /config) and the per-user limit of jobs in progress. */
+  limits: UploadLimitValues & { maxActiveJobsPerUser: number };
   shutdownGraceMs: number;
   /** Origins allowed by CORS (exact match); empty: no cross-origin access. */
   corsOrigins: string[];
@@ -480,11 +475,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     sweep: { intervalSec: e.SWEEP_INTERVAL, graceSec: e.SWEEP_GRACE },
     limits: {
-      imageMaxBytes: 10 * 1024 * 1024,
-      audioMaxBytes: 30 * 1024 * 1024,
-      nameMaxChars: 100,
-      bioMaxChars: 1000,
-      media: { imageMinSide: 256, imageMaxPixels: e.IMAGE_MAX_PIXELS, audioMinSec: 1, audioMaxSec: e.AUDIO_MAX_SECONDS },
+      imageMaxBytes: UPLOAD_RULES.imageMaxBytes,
+      audioMaxBytes: UPLOAD_RULES.audioMaxBytes,
+      nameMaxChars: UPLOAD_RULES.nameMaxChars,
+      bioMaxChars: UPLOAD_RULES.bioMaxChars,
+      media: {
+        imageMinSide: UPLOAD_RULES.imageMinShortSidePx,
+        imageMaxPixels: e.IMAGE_MAX_PIXELS,
+        audioMinSec: UPLOAD_RULES.audioMinSec,
+        audioMaxSec: e.AUDIO_MAX_SECONDS,
+      },
       maxActiveJobsPerUser: e.MAX_ACTIVE_JOBS_PER_USER,
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

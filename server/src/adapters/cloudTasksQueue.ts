@@ -1,5 +1,5 @@
 import { CloudTasksClient, protos } from '@google-cloud/tasks';
-import { PermanentError, RetryableError } from '../errors';
+import { RetryableError, PermanentError } from '../domain/errors';
 import { silentLogger, type Logger } from '../logger';
 import type { EnqueueOptions, EnqueueResult, TaskQueue, WorkerTask } from '../ports/taskQueue';
 import { msToDuration } from '../time';
@@ -87,7 +87,7 @@ export class CloudTasksQueue implements TaskQueue {
    * the client rejects twice: once for the caller, and once more from its own
    * `initialize().catch(err => { throw err })`, which nobody can catch and which kills the
    * process (unhandled rejection, "Could not load the default credentials"). Checked here first,
-   * the failure is an ordinary error, answered 503. An emulator endpoint (insecure channel)
+   * the failure is an ordinary error the caller can catch. An emulator endpoint (insecure channel)
    * needs no credentials.
    */
   private async ready(action: string): Promise<void> {

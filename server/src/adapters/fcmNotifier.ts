@@ -1,4 +1,4 @@
-import { PermanentError, RetryableError } from '../errors';
+import { RetryableError, PermanentError } from '../domain/errors';
 import type { Notifier, PushMessage } from '../ports/notifier';
 
 export interface FcmNotifierOptions {

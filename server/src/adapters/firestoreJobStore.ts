@@ -1,7 +1,8 @@
 import { FieldPath, Timestamp, type DocumentData, type Firestore } from 'firebase-admin/firestore';
-import { ClientError, PermanentError, RetryableError, activeJobLimitReached } from '../errors';
+import { RetryableError, PermanentError, activeJobLimitReached } from '../domain/errors';
 import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
-import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
+import type { Job } from '../domain/job';
+import type { JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 /** The fields the Flutter app orders and displays as dates: stored as Firestore Timestamps. */
 const TIMESTAMP_FIELDS = ['createdAt', 'updatedAt', 'completedAt', 'leaseUntil', 'nextRunAt', 'expireAt'] as const;
@@ -302,7 +303,7 @@ async function guard<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Transient Firestore failures become RetryableError so the worker answers 503 and Cloud Tasks retries. */
+/** Transient Firestore failures become RetryableError, so the delivery (or the client) is retried later. */
 function translate(err: unknown): Error {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'number' && TRANSIENT_CODES.has(code)) {

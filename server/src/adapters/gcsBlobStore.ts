@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
-import { AppError, PermanentError, RetryableError } from '../errors';
+import { AppError, RetryableError, PermanentError, NotFoundError } from '../domain/errors';
 import type { Logger } from '../logger';
 import type { BlobInfo, BlobStore, PutOptions, PutResult } from '../ports/blobStore';
 import { MeteredStream } from './localBlobStore';
@@ -37,7 +37,7 @@ export interface GcsBlobStoreOptions {
  * deletes with `ifGenerationMatch`, so a failed overwrite never removes the older object
  * under the same key, nor a newer one written meanwhile).
  *
- * Errors: 404 → `PermanentError('not_found')`; 408, 429, 5xx and network failures →
+ * Errors: 404 → `NotFoundError('not_found')`; 408, 429, 5xx and network failures →
  * `RetryableError('storage_unavailable')`; 401/403 → `PermanentError('storage_forbidden')`.
  *
  * Signed URLs are V4 (`X-Goog-Signature`), valid for at most 7 days. On Cloud Run there is no
@@ -96,7 +96,7 @@ export class GcsBlobStore implements BlobStore {
       // request would hang open). Cancelling the session ends that request on the server side.
       await this.cancelSession(sessionUri, key);
       await this.removeOwnUpload(file, uploadId);
-      if (err instanceof AppError) throw err; // the size limit (ClientError 413)
+      if (err instanceof AppError) throw err; // the size limit (TooLargeError)
       if (sourceError !== undefined) throw sourceError;
       throw toStoreError(err, key);
     }
@@ -121,7 +121,7 @@ export class GcsBlobStore implements BlobStore {
     // object as a stream error; look the object up first so a missing key rejects here, and
     // pin its generation so the bytes read are the ones just looked up.
     const metadata = await this.metadataOf(key);
-    if (!metadata) throw new PermanentError('not_found', `No blob at ${key}`);
+    if (!metadata) throw new NotFoundError('not_found', `No blob at ${key}`);
     const size = Number(metadata.size ?? 0);
     if (range && (range.start >= size || (range.end !== undefined && range.end < range.start))) {
       return Readable.from([]); // as a local file read past its end: nothing (GCS would answer 416)
@@ -211,7 +211,7 @@ export function toStoreError(err: unknown, key: string): AppError {
   const status =
     typeof e.code === 'number' ? e.code : typeof e.response?.status === 'number' ? e.response.status : typeof e.status === 'number' ? e.status : undefined;
   const message = `Cloud Storage, ${key}: ${e.message ?? String(err)}`;
-  if (status === 404) return new PermanentError('not_found', `No blob at ${key}`, { cause: err });
+  if (status === 404) return new NotFoundError('not_found', `No blob at ${key}`, { cause: err });
   if (status === 408 || status === 429 || (status !== undefined && status >= 500)) {
     return new RetryableError('storage_unavailable', message, { cause: err });
   }

@@ -1,5 +1,5 @@
-import { ClientError } from '../errors';
-import type { Job } from '../ports/jobStore';
+import { InvalidInputError } from '../domain/errors';
+import type { Job } from '../domain/job';
 
 /**
  * The paging cursor of JobStore.listByOwner, shared by every adapter so a cursor means the
@@ -9,7 +9,7 @@ export function encodeJobCursor(job: Job): string {
   return Buffer.from(JSON.stringify([job.createdAt, job.jobId])).toString('base64url');
 }
 
-/** Null for no cursor; a ClientError 400 `bad_cursor` for one this server did not give out. */
+/** Null for no cursor; an InvalidInputError `bad_cursor` for one this server did not give out. */
 export function decodeJobCursor(cursor: string | null | undefined): { createdAt: string; jobId: string } | null {
   if (!cursor) return null;
   try {
@@ -27,7 +27,7 @@ export function decodeJobCursor(cursor: string | null | undefined): { createdAt:
   } catch {
     // fall through to the error below
   }
-  throw new ClientError(400, 'bad_cursor', 'The cursor is not one this server gave out');
+  throw new InvalidInputError('bad_cursor', 'The cursor is not one this server gave out');
 }
 
 /** The cursor of JobStore.listOverdue: base64url of `[nextRunAt ISO, jobId]`. */

@@ -3,13 +3,9 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ClientError, PermanentError } from '../errors';
+import { PermanentError, NotFoundError, TooLargeError } from '../domain/errors';
+import { formatBytes } from '../domain/format';
 import type { BlobInfo, BlobStore, PutOptions, PutResult } from '../ports/blobStore';
-
-/** 10485760 → "10 MB"; the way limits are said to people. */
-export function formatBytes(bytes: number): string {
-  return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
-}
 
 /**
  * Counts (and unless told not to, hashes) bytes as they pass; fails the stream once
@@ -28,7 +24,7 @@ export class MeteredStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      done(new ClientError(413, 'file_too_large', `The file is larger than the limit of ${formatBytes(this.maxBytes)}`));
+      done(new TooLargeError('file_too_large', `The file is larger than the limit of ${formatBytes(this.maxBytes)}`));
       return;
     }
     this.hash?.update(chunk);
@@ -43,7 +39,7 @@ export class MeteredStream extends Transform {
 /**
  * The same metering as {@link MeteredStream}, done by watching the source's chunks instead of
  * adding a stream stage: one stage fewer per chunk is measurably faster for big uploads. An
- * oversized source is destroyed with the 413 error, which fails the pipeline it feeds.
+ * oversized source is destroyed with a TooLargeError, which fails the pipeline it feeds.
  */
 export function watchBytes(source: Readable, maxBytes = Number.POSITIVE_INFINITY, options: { sha256?: boolean } = {}) {
   const hash = options.sha256 === false ? null : createHash('sha256');
@@ -51,7 +47,7 @@ export function watchBytes(source: Readable, maxBytes = Number.POSITIVE_INFINITY
   source.on('data', (chunk: Buffer) => {
     meter.bytes += chunk.length;
     if (meter.bytes > maxBytes) {
-      source.destroy(new ClientError(413, 'file_too_large', `The file is larger than the limit of ${formatBytes(maxBytes)}`));
+      source.destroy(new TooLargeError('file_too_large', `The file is larger than the limit of ${formatBytes(maxBytes)}`));
       return;
     }
     hash?.update(chunk);
@@ -106,7 +102,7 @@ export class LocalBlobStore implements BlobStore {
     try {
       await fs.access(file);
     } catch {
-      throw new PermanentError('not_found', `No blob at ${key}`);
+      throw new NotFoundError('not_found', `No blob at ${key}`);
     }
     return createReadStream(file, range ? { start: range.start, end: range.end } : undefined);
   }

@@ -2,9 +2,10 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PermanentError, activeJobLimitReached } from '../errors';
+import { PermanentError, activeJobLimitReached } from '../domain/errors';
 import { decodeJobCursor, decodeOverdueCursor, encodeJobCursor, encodeOverdueCursor } from './jobCursor';
-import type { Job, JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
+import type { Job } from '../domain/job';
+import type { JobMutation, JobPage, JobStore, ProviderStats, Unsubscribe, UpdateResult } from '../ports/jobStore';
 
 interface Row {
   doc: string;

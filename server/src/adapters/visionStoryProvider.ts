@@ -2,7 +2,7 @@ import type { Agent as HttpAgent } from 'node:http';
 import type { Readable } from 'node:stream';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { z } from 'zod';
-import { PermanentError, RetryableError } from '../errors';
+import { RetryableError, PermanentError } from '../domain/errors';
 import { silentLogger, type Logger } from '../logger';
 import type { BlobStore } from '../ports/blobStore';
 import type { AvatarProvider, MediaRef, VideoState } from '../ports/avatarProvider';

@@ -3,7 +3,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { PermanentError, RetryableError } from '../errors';
+import { RetryableError, PermanentError } from '../domain/errors';
 import type { WebhookDelivery, WebhookSender } from '../ports/webhookSender';
 
 /** Resolves a host name to every address it has (dns.lookup with `all`, by default). */

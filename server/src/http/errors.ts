@@ -1,19 +1,62 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { AppError, ClientAbortedError, ClientError, LimitReachedError, PermanentError, RetryableError } from '../errors';
+import {
+  AppError,
+  ClientAbortedError,
+  ConflictError,
+  GoneError,
+  InvalidInputError,
+  LimitReachedError,
+  NotFoundError,
+  PermanentError,
+  RetryableError,
+  TooLargeError,
+  type ErrorOptions,
+} from '../domain/errors';
+
+/**
+ * A refusal only HTTP has words for (unauthenticated, forbidden, unsupported media type, a
+ * timed-out upload, a bad range): raised inside http/ only, answered with `status`. Everything
+ * below http/ throws the named kinds of domain/errors.ts instead.
+ */
+export class ClientError extends AppError {
+  readonly status: number;
+  constructor(status: number, code: string, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
+    this.status = status;
+  }
+}
 
 /** The one JSON error shape of the API: `{success: false, error: {code, message}}`. */
 export function errorBody(code: string, message: string): { success: false; error: { code: string; message: string } } {
   return { success: false, error: { code, message } };
 }
 
+/** A refusal of the caller's request (answered 4xx for what it is), as opposed to a failure of ours. */
+export function isRefusal(err: unknown): boolean {
+  return (
+    err instanceof ClientError ||
+    err instanceof InvalidInputError ||
+    err instanceof ConflictError ||
+    err instanceof GoneError ||
+    err instanceof TooLargeError ||
+    err instanceof NotFoundError
+  );
+}
+
 /** Retryable errors that mean "slow down" rather than "unavailable". */
 const SLOW_DOWN_CODES = new Set(['provider_rate_limited', 'provider_in_progress', 'step_in_progress']);
 
+/** The one place a kind of error becomes an HTTP status (STYLE rule 6). */
 function statusOf(err: unknown): number {
   if (err instanceof ClientError) return err.status;
+  if (err instanceof InvalidInputError) return 400;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof GoneError) return 410;
+  if (err instanceof TooLargeError) return 413;
   if (err instanceof LimitReachedError) return 429;
   if (err instanceof RetryableError) return SLOW_DOWN_CODES.has(err.code) ? 429 : 503;
-  if (err instanceof PermanentError) return err.code === 'not_found' ? 404 : 500;
+  if (err instanceof PermanentError) return 500;
   const status = (err as { status?: unknown; statusCode?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 600) return status;
   return 500;
@@ -128,5 +171,5 @@ function lingerThenCut(req: Response['req'], socket: Response['req']['socket'], 
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new ClientError(404, 'not_found', `No route for ${req.method} ${req.path}`));
+  next(new NotFoundError('not_found', `No route for ${req.method} ${req.path}`));
 };

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import type { DecodedIdToken } from 'firebase-admin/auth';
-import { ClientError, RetryableError } from '../errors';
+import { RetryableError } from '../domain/errors';
+import { ClientError } from './errors';
 import type { Authenticate, Caller } from './auth';
 
 /**

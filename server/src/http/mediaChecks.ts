@@ -5,9 +5,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { ClientError } from '../errors';
+import { ClientError } from './errors';
 import { probeMedia } from '../local/ffmpeg';
 import { readImageHeader } from '../pipeline/prepareMedia';
+import type { UploadLimitValues } from '../domain/uploadRules';
 import type { BlobStore } from '../ports/blobStore';
 import type { StoredUpload } from './upload';
 
@@ -21,15 +22,7 @@ import type { StoredUpload } from './upload';
  *   between `audioMinSec` and `audioMaxSec`.
  * Messages say what is wrong in a sentence; the tools' own words go to the log.
  */
-export interface MediaLimits {
-  imageMinSide: number;
-  imageMaxPixels: number;
-  audioMinSec: number;
-  audioMaxSec: number;
-}
-
-/** The product's limits, used where a caller gives none. */
-export const DEFAULT_MEDIA_LIMITS: MediaLimits = { imageMinSide: 256, imageMaxPixels: 40_000_000, audioMinSec: 1, audioMaxSec: 600 };
+export type MediaLimits = UploadLimitValues['media'];
 
 /** Enough of a file for any picture header: JPEG EXIF segments are at most 64 KB each. */
 const HEADER_BYTES = 512 * 1024;

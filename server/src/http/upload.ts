@@ -1,10 +1,12 @@
 import type { Request, RequestHandler, Response } from 'express';
 import multer, { MulterError, type StorageEngine } from 'multer';
 import { Readable } from 'node:stream';
-import { formatBytes } from '../adapters/localBlobStore';
-import { ClientAbortedError, ClientError } from '../errors';
+import { InvalidInputError, TooLargeError, ClientAbortedError } from '../domain/errors';
+import { ClientError, isRefusal } from './errors';
 import type { BlobStore } from '../ports/blobStore';
-import { uploadKey } from '../pipeline/runner';
+import { uploadKey } from '../domain/blobKeys';
+import { formatBytes } from '../domain/format';
+import { AUDIO_TYPES, IMAGE_TYPES } from '../domain/uploadRules';
 import type { MediaLimits } from './mediaChecks';
 import { SNIFF_BYTES, sniffAudio, sniffImage, type MediaType } from './mediaTypes';
 
@@ -61,8 +63,8 @@ declare module 'express-serve-static-core' {
 }
 
 const FIELDS = {
-  image: { sniff: sniffImage, limit: (l: UploadLimits) => l.imageMaxBytes, accepted: 'JPEG, PNG, WebP or HEIC' },
-  audio: { sniff: sniffAudio, limit: (l: UploadLimits) => l.audioMaxBytes, accepted: 'WAV, MP3 or M4A/AAC' },
+  image: { sniff: sniffImage, limit: (l: UploadLimits) => l.imageMaxBytes, accepted: IMAGE_TYPES.label },
+  audio: { sniff: sniffAudio, limit: (l: UploadLimits) => l.audioMaxBytes, accepted: AUDIO_TYPES.label },
 } as const;
 
 type Field = keyof typeof FIELDS;
@@ -118,7 +120,7 @@ export class BlobStorageEngine implements StorageEngine {
 
   _handleFile(req: Request, file: Express.Multer.File, cb: (error?: unknown, info?: Partial<Express.Multer.File>) => void): void {
     const ctx = req.upload;
-    const work = ctx?.closed ? Promise.reject(new ClientError(400, 'upload_closed', 'The upload was already refused')) : this.store(req, file);
+    const work = ctx?.closed ? Promise.reject(new InvalidInputError('upload_closed', 'The upload was already refused')) : this.store(req, file);
     const settled = work.then(
       () => undefined,
       () => undefined,
@@ -152,14 +154,14 @@ export class BlobStorageEngine implements StorageEngine {
     if (!ctx) throw new Error('upload context missing');
     const field = file.fieldname as Field;
     const spec = FIELDS[field];
-    if (!spec) throw new ClientError(400, 'unexpected_file', `Unexpected file field "${file.fieldname}"; send "image" and "audio"`);
+    if (!spec) throw new InvalidInputError('unexpected_file', `Unexpected file field "${file.fieldname}"; send "image" and "audio"`);
     if (ctx.stored.has(field) || ctx.startedKeys.has(`field:${field}`)) {
-      throw new ClientError(400, 'unexpected_file', `Send one "${field}" file only`);
+      throw new InvalidInputError('unexpected_file', `Send one "${field}" file only`);
     }
     ctx.startedKeys.add(`field:${field}`);
 
     const { head, ended } = await peek(file.stream, SNIFF_BYTES);
-    if (head.length === 0) throw new ClientError(400, 'empty_file', `The ${field} file is empty`);
+    if (head.length === 0) throw new InvalidInputError('empty_file', `The ${field} file is empty`);
     const type: MediaType | null = spec.sniff(head);
     if (!type) {
       throw new ClientError(415, 'unsupported_media_type', `The ${field} must be ${spec.accepted}; this file's contents are not`);
@@ -174,8 +176,8 @@ export class BlobStorageEngine implements StorageEngine {
       ctx.stored.set(field, stored);
       return stored;
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'file_too_large') {
-        throw new ClientError(413, 'file_too_large', `The ${field} file is larger than ${formatBytes(maxBytes)}`);
+      if (err instanceof TooLargeError && err.code === 'file_too_large') {
+        throw new TooLargeError('file_too_large', `The ${field} file is larger than ${formatBytes(maxBytes)}`);
       }
       throw err;
     }
@@ -243,12 +245,12 @@ export function receiveUpload(
 /** Multer's own errors, said in the product's words. */
 export function translateMulterError(err: unknown, limits: UploadLimits, req?: Request): unknown {
   // Whatever the parser says about a body that stopped half-way, the client left.
-  if (req && !req.complete && (req.destroyed || req.socket?.destroyed) && !(err instanceof ClientError)) {
+  if (req && !req.complete && (req.destroyed || req.socket?.destroyed) && !isRefusal(err)) {
     return new ClientAbortedError(undefined, { cause: err });
   }
   if (!(err instanceof MulterError)) {
     if (err instanceof Error && /Unexpected end of form|Malformed part header|Multipart: Boundary not found/i.test(err.message)) {
-      return new ClientError(400, 'bad_multipart', `The upload is not valid multipart/form-data: ${err.message}`);
+      return new InvalidInputError('bad_multipart', `The upload is not valid multipart/form-data: ${err.message}`);
     }
     return err;
   }
@@ -256,19 +258,19 @@ export function translateMulterError(err: unknown, limits: UploadLimits, req?: R
     case 'LIMIT_FILE_SIZE': {
       const field = err.field === 'image' ? 'image' : 'audio';
       const max = field === 'image' ? limits.imageMaxBytes : limits.audioMaxBytes;
-      return new ClientError(413, 'file_too_large', `The ${field} file is larger than ${formatBytes(max)}`);
+      return new TooLargeError('file_too_large', `The ${field} file is larger than ${formatBytes(max)}`);
     }
     case 'LIMIT_UNEXPECTED_FILE':
-      return new ClientError(400, 'unexpected_file', `Unexpected file field "${err.field}"; send one "image" and one "audio"`);
+      return new InvalidInputError('unexpected_file', `Unexpected file field "${err.field}"; send one "image" and one "audio"`);
     case 'LIMIT_FILE_COUNT':
-      return new ClientError(400, 'unexpected_file', 'Send exactly two files: one "image" and one "audio"');
+      return new InvalidInputError('unexpected_file', 'Send exactly two files: one "image" and one "audio"');
     case 'LIMIT_FIELD_VALUE':
-      return new ClientError(400, 'field_too_long', `The field "${err.field}" is too long`);
+      return new InvalidInputError('field_too_long', `The field "${err.field}" is too long`);
     case 'LIMIT_FIELD_COUNT':
     case 'LIMIT_PART_COUNT':
     case 'LIMIT_FIELD_KEY':
-      return new ClientError(400, 'too_many_fields', 'The form has too many or too long fields');
+      return new InvalidInputError('too_many_fields', 'The form has too many or too long fields');
     default:
-      return new ClientError(400, 'bad_upload', err.message);
+      return new InvalidInputError('bad_upload', err.message);
   }
 }

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { OAuth2Client } from 'google-auth-library';
-import { ClientError, RetryableError } from '../errors';
+import { RetryableError } from '../domain/errors';
+import { ClientError } from './errors';
 import type { AuthenticateWorker } from './auth';
 
 /**

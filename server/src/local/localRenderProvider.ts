@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PermanentError, RetryableError } from '../errors';
+import { RetryableError, PermanentError, NotFoundError } from '../domain/errors';
 import { silentLogger, type Logger } from '../logger';
 import type { BlobStore } from '../ports/blobStore';
 import type { AvatarProvider, MediaRef, VideoCaption, VideoState } from '../ports/avatarProvider';
@@ -546,7 +546,7 @@ export class LocalRenderProvider implements AvatarProvider {
   private async materialise(media: MediaRef): Promise<{ path: string; cleanup: () => Promise<void> }> {
     if (this.blobs.localPath) {
       const file = this.blobs.localPath(media.key);
-      if (!(await exists(file))) throw new PermanentError('not_found', `No blob at ${media.key}`);
+      if (!(await exists(file))) throw new NotFoundError('not_found', `No blob at ${media.key}`);
       return { path: file, cleanup: async () => undefined };
     }
     await fs.mkdir(this.tmpDir, { recursive: true });

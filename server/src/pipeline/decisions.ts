@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Job, JobError, JobInput, JobRetry, StepName } from '../ports/jobStore';
-import { isTerminal } from '../ports/jobStore';
+import { isTerminal, type Job, type JobError, type JobInput, type JobRetry, type StepName } from '../domain/job';
+import { STEP_LABELS, STEPS, TOTAL_STEPS } from '../domain/steps';
 import { humanDuration } from '../time';
 import { forecastPollDelaySec, refineWithProgress, type PollScheduleSettings, type RenderForecast } from './pollForecast';
 
@@ -8,17 +8,6 @@ import { forecastPollDelaySec, refineWithProgress, type PollScheduleSettings, ty
  * The job state machine as pure functions: given a job, the clock and what a step returned,
  * they decide the next document and the next task. No I/O here; runner.ts does the effects.
  */
-
-export const STEPS: readonly StepName[] = ['avatar.create', 'video.create', 'video.poll', 'video.store'];
-export const TOTAL_STEPS = STEPS.length;
-
-const STEP_MESSAGES: Record<StepName, string> = {
-  'avatar.create': 'Creating the avatar from the photo',
-  'video.create': 'Asking the provider to make the video',
-  'video.poll': 'The provider is making the video',
-  'video.store': 'Saving the finished video',
-  done: 'Finished',
-};
 
 /** Percent reached when each step starts; polling climbs from 25 towards 90. */
 const STEP_START_PERCENT: Record<StepName, number> = {
@@ -204,7 +193,7 @@ export function decideClaim(job: Job, stepSeq: number, now: string, settings: Pi
   const step = job.progress.currentStep;
   // The commit that scheduled this step already said what it is doing (e.g. "check 2" of the
   // provider): keep that message, so the claim changes nothing a watcher sees.
-  const message = job.status === 'processing' && job.progress.message.startsWith(STEP_MESSAGES[step]) ? job.progress.message : STEP_MESSAGES[step];
+  const message = job.status === 'processing' && job.progress.message.startsWith(STEP_LABELS[step]) ? job.progress.message : STEP_LABELS[step];
   return {
     kind: 'claimed',
     job: {
@@ -262,7 +251,7 @@ export function applyOutcome(job: Job, outcome: StepOutcome, now: string, settin
         { provider: { ...job.provider, avatarId: outcome.avatarId } },
         'video.create',
         STEP_START_PERCENT['video.create'],
-        STEP_MESSAGES['video.create'],
+        STEP_LABELS['video.create'],
         0,
       );
     case 'video_requested': {
@@ -279,7 +268,7 @@ export function applyOutcome(job: Job, outcome: StepOutcome, now: string, settin
         { provider },
         'video.poll',
         STEP_START_PERCENT['video.poll'],
-        STEP_MESSAGES['video.poll'],
+        STEP_LABELS['video.poll'],
         delaySec,
       );
     }
@@ -293,7 +282,7 @@ export function applyOutcome(job: Job, outcome: StepOutcome, now: string, settin
         { provider: { ...job.provider, polls, providerStatus: outcome.providerStatus, checkedAt: now } },
         'video.poll',
         estimated,
-        `${STEP_MESSAGES['video.poll']} (${outcome.providerStatus}, check ${polls})`,
+        `${STEP_LABELS['video.poll']} (${outcome.providerStatus}, check ${polls})`,
         nextPollDelaySec({ ...job.provider, polls }, now, outcome.providerPercent, settings),
       );
     }
@@ -302,7 +291,7 @@ export function applyOutcome(job: Job, outcome: StepOutcome, now: string, settin
         { provider: { ...job.provider, polls: job.provider.polls + 1, providerStatus: outcome.providerStatus } },
         'video.store',
         STEP_START_PERCENT['video.store'],
-        STEP_MESSAGES['video.store'],
+        STEP_LABELS['video.store'],
         0,
       );
     case 'video_failed':

@@ -1,11 +1,13 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ClientError, PermanentError, RetryableError, activeJobLimitReached, describeError } from '../errors';
+import { RetryableError, PermanentError, ConflictError, GoneError, activeJobLimitReached, describeError } from '../domain/errors';
 import type { BlobStore } from '../ports/blobStore';
-import { isTerminal, type Job, type JobInput, type JobStore } from '../ports/jobStore';
+import { isTerminal, type Job, type JobInput } from '../domain/job';
+import type { JobStore } from '../ports/jobStore';
 import type { TaskQueue } from '../ports/taskQueue';
 import { failJob, newJob, requestCancel, taskName } from './decisions';
-import { enqueueStep, uploadKey } from './runner';
+import { uploadKey } from '../domain/blobKeys';
+import { enqueueStep } from './runner';
 
 export interface JobsDeps {
   store: JobStore;
@@ -72,7 +74,7 @@ export async function cancelJobRequest(deps: JobsDeps, job: Job): Promise<Job> {
     if (current.cancelRequested && !isTerminal(current.status)) {
       return current; // already requested: asking twice is fine
     }
-    throw new ClientError(409, 'job_finished', `The job is already ${current.status}`);
+    throw new ConflictError('job_finished', `The job is already ${current.status}`);
   }
   await deps.queue.enqueue(
     { jobId: current.jobId, stepSeq: current.stepSeq },
@@ -89,9 +91,9 @@ export async function cancelJobRequest(deps: JobsDeps, job: Job): Promise<Job> {
  * the copies made so far: a refused retry leaves nothing behind.
  */
 export async function retryJob(deps: JobsDeps, blobs: BlobStore, job: Job, newJobId: string): Promise<Job> {
-  if (job.status === 'completed') throw new ClientError(409, 'job_completed', 'The job is completed; there is nothing to retry');
+  if (job.status === 'completed') throw new ConflictError('job_completed', 'The job is completed; there is nothing to retry');
   if (!isTerminal(job.status)) {
-    throw new ClientError(409, 'job_running', `The job is still ${job.status}; cancel it or wait for it to finish before retrying`);
+    throw new ConflictError('job_running', `The job is still ${job.status}; cancel it or wait for it to finish before retrying`);
   }
   await checkActiveLimit(deps, job.ownerUid);
   const sources = [
@@ -100,7 +102,7 @@ export async function retryJob(deps: JobsDeps, blobs: BlobStore, job: Job, newJo
   ];
   const infos = await Promise.all(sources.map((s) => blobs.stat(s.key)));
   if (infos.some((info) => !info)) {
-    throw new ClientError(410, 'uploads_gone', 'The photo or the recording of this job is no longer kept; send them again');
+    throw new GoneError('uploads_gone', 'The photo or the recording of this job is no longer kept; send them again');
   }
   const copied: string[] = [];
   const keys: Record<'image' | 'audio', string> = { image: '', audio: '' };
@@ -121,7 +123,7 @@ export async function retryJob(deps: JobsDeps, blobs: BlobStore, job: Job, newJo
   } catch (err) {
     await Promise.all(copied.map((key) => blobs.delete(key).catch(() => undefined)));
     if (err instanceof PermanentError && err.code === 'not_found') {
-      throw new ClientError(410, 'uploads_gone', 'The photo or the recording of this job is no longer kept; send them again');
+      throw new GoneError('uploads_gone', 'The photo or the recording of this job is no longer kept; send them again');
     }
     throw err;
   }

@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import { PermanentError, describeError } from '../errors';
+import { PermanentError, describeError } from '../domain/errors';
 import type { AvatarProvider } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
 import type { DeviceStore } from '../ports/deviceStore';
-import { isTerminal, type Job, type JobStore } from '../ports/jobStore';
+import { isTerminal, type Job } from '../domain/job';
+import type { JobStore } from '../ports/jobStore';
 import type { Notifier } from '../ports/notifier';
 import type { NotifyTask, TaskQueue } from '../ports/taskQueue';
 import type { WebhookSender } from '../ports/webhookSender';
-import { preparedImageKey } from './blobKeys';
+import { preparedImageKey, videoKey } from '../domain/blobKeys';
 import { cancelJob, taskName } from './decisions';
 
 /**
@@ -42,11 +43,6 @@ function addDays(iso: string, days: number): string {
   return new Date(Date.parse(iso) + days * DAY_MS).toISOString();
 }
 
-/** Where the finished video of a job is kept in our BlobStore. */
-function videoKeyOf(jobId: string): string {
-  return `videos/${jobId}.mp4`;
-}
-
 /**
  * Every blob a job may own: its two uploads, the photo prepared from the upload (kept and
  * deleted with the uploads), and its video.
@@ -54,7 +50,7 @@ function videoKeyOf(jobId: string): string {
 export function blobKeysOf(job: Job): { uploads: string[]; video: string } {
   return {
     uploads: [job.input.imagePath, job.input.audioPath, preparedImageKey(job.jobId)],
-    video: job.result?.videoPath ?? videoKeyOf(job.jobId),
+    video: job.result?.videoPath ?? videoKey(job.jobId),
   };
 }
 
@@ -209,7 +205,7 @@ export async function deleteJob(deps: LifecycleDeps, job: Job): Promise<void> {
   }
   await Promise.all([...names].map((name) => quietly(log, `task ${name}`, () => deps.queue.delete(name))));
   const { uploads, video } = blobKeysOf(current);
-  await Promise.all([...uploads, video, videoKeyOf(current.jobId)].map((key) => deps.blobs.delete(key)));
+  await Promise.all([...uploads, video, videoKey(current.jobId)].map((key) => deps.blobs.delete(key)));
   if (deps.provider?.deleteMedia) {
     await deps.provider.deleteMedia({ avatarId: current.provider.avatarId, videoId: current.provider.videoId });
   }

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { Readable } from 'node:stream';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
-import { PermanentError } from '../errors';
+import { PermanentError } from '../domain/errors';
 import type { MediaRef } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
-import { preparedImageKey as preparedImageKeyOf } from './blobKeys';
+import { preparedImageKey } from '../domain/blobKeys';
 
 /**
  * One media preparation for every provider: the uploaded photo becomes a clean JPEG (EXIF
@@ -18,8 +18,6 @@ import { preparedImageKey as preparedImageKeyOf } from './blobKeys';
 
 /** Longest side of the prepared photo: more than any talking-head provider uses. */
 export const PREPARED_MAX_SIDE = 2048;
-
-export { preparedImageKey } from './blobKeys';
 
 /** What a picture's header says, read without decoding its pixels. */
 export interface ImageHeader {
@@ -87,7 +85,7 @@ const UNREADABLE = 'The photo could not be read as a picture. Please upload a JP
  * person can read; the decoder's own words go to the log only.
  */
 export async function preparePhoto(options: PrepareOptions, jobId: string, source: MediaRef): Promise<MediaRef> {
-  const key = preparedImageKeyOf(jobId);
+  const key = preparedImageKey(jobId);
   const prepared: MediaRef = { key, contentType: 'image/jpeg' };
   if (await options.blobs.stat(key)) return prepared;
 

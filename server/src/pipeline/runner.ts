@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import { AppError, PermanentError, RetryableError, describeError } from '../errors';
+import { AppError, RetryableError, PermanentError, describeError } from '../domain/errors';
 import type { AvatarProvider } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
-import type { Job, JobStore } from '../ports/jobStore';
-import { isTerminal } from '../ports/jobStore';
+import { isTerminal, type Job } from '../domain/job';
+import type { JobStore } from '../ports/jobStore';
 import type { EnqueueResult, StepTask, TaskQueue } from '../ports/taskQueue';
+import { videoKey } from '../domain/blobKeys';
 import { preparePhoto } from './prepareMedia';
 import {
   applyOutcome,
@@ -62,16 +63,6 @@ export type AdvanceResult =
   /** Provider trouble: the step was scheduled again as a task of its own, later. */
   | 'retrying';
 
-/** Where an upload of a job is kept in our BlobStore (`ext` from the sniffed type). */
-export function uploadKey(jobId: string, field: 'image' | 'audio', ext: string): string {
-  return `uploads/${jobId}/${field}.${ext}`;
-}
-
-/** Where the finished video of a job is kept in our BlobStore. */
-export function videoKey(jobId: string): string {
-  return `videos/${jobId}.mp4`;
-}
-
 /** The API path that serves a finished video. */
 export function videoPath(jobId: string): string {
   return `/jobs/${encodeURIComponent(jobId)}/video`;
@@ -82,7 +73,7 @@ export function videoPath(jobId: string): string {
  * returned and enqueue the next step. Never waits for the provider (rule 1): a video that is
  * not ready yet is a new task scheduled for later.
  *
- * Throws RetryableError when the delivery should be retried (the route answers 503/429).
+ * Throws RetryableError when the delivery should be retried (`retryAfterSec`: not before then).
  */
 export async function advanceJob(deps: PipelineDeps, task: StepTask, delivery: Delivery): Promise<AdvanceResult> {
   const result = await advanceJobStep(deps, task, delivery);

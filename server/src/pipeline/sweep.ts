@@ -1,5 +1,5 @@
-import { describeError } from '../errors';
-import type { Job } from '../ports/jobStore';
+import { describeError } from '../domain/errors';
+import type { Job } from '../domain/job';
 import { decideRescue, sweepGraceSec, taskName, type RescueDecision, type SweepSettings } from './decisions';
 import type { PipelineDeps } from './runner';
 

@@ -31,11 +31,11 @@ export interface BlobInfo {
 export interface BlobStore {
   /**
    * Writes the stream under `key`. If the stream errors or exceeds `maxBytes`, the partial
-   * object is removed and the promise rejects (a `ClientError` 413 `file_too_large` for the
+   * object is removed and the promise rejects (a `TooLargeError` `file_too_large` for the
    * size limit, the stream's own error otherwise).
    */
   putStream(key: string, stream: Readable, options?: PutOptions): Promise<PutResult>;
-  /** Reads a stored object; rejects with a PermanentError `not_found` when absent. */
+  /** Reads a stored object; rejects with a NotFoundError `not_found` (a PermanentError) when absent. */
   openRead(key: string, range?: { start: number; end?: number }): Promise<Readable>;
   stat(key: string): Promise<BlobInfo | null>;
   /**

@@ -2,7 +2,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { PermanentError } from '../../src/errors';
+import { PermanentError } from '../../src/domain/errors';
 import type { AvatarProvider, MediaRef, VideoState } from '../../src/ports/avatarProvider';
 import { makeCorruptFile, makeTestAudio, makeTestImage, probe } from '../support/media';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ClientError, PermanentError } from '../../src/errors';
+import { NotFoundError, PermanentError, TooLargeError } from '../../src/domain/errors';
 import type { BlobStore } from '../../src/ports/blobStore';
 
 /** What a contract run needs from one adapter. */
@@ -116,11 +116,11 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<Blo
       expect(await fx.store.stat('audio/voice.mp3')).toEqual({ bytes: 12, contentType: 'audio/mpeg' });
     });
 
-    test('when a stream is longer than maxBytes, the write fails with 413 file_too_large and leaves nothing behind', async () => {
+    test('when a stream is longer than maxBytes, the write fails as too large, file_too_large, and leaves nothing behind', async () => {
       const before = await fx.residue();
       const put = fx.store.putStream('too-big.bin', Readable.from(generatedChunks(2 * MB)), { maxBytes: MB });
-      await expect(put).rejects.toBeInstanceOf(ClientError);
-      await expect(put).rejects.toMatchObject({ status: 413, code: 'file_too_large' });
+      await expect(put).rejects.toBeInstanceOf(TooLargeError);
+      await expect(put).rejects.toMatchObject({ code: 'file_too_large' });
       expect(await fx.store.stat('too-big.bin')).toBeNull();
       expect(await fx.residue()).toEqual(before);
     });
@@ -168,6 +168,7 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<Blo
     test('reading a missing key rejects with a permanent not_found, and stat answers null', async () => {
       const read = fx.store.openRead('never/written.bin');
       await expect(read).rejects.toBeInstanceOf(PermanentError);
+      await expect(read).rejects.toBeInstanceOf(NotFoundError);
       await expect(read).rejects.toMatchObject({ code: 'not_found' });
       expect(await fx.store.stat('never/written.bin')).toBeNull();
     });

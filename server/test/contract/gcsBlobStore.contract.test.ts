@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Storage } from '@google-cloud/storage';
 import { GcsBlobStore } from '../../src/adapters/gcsBlobStore';
-import { PermanentError, RetryableError } from '../../src/errors';
+import { RetryableError, PermanentError } from '../../src/domain/errors';
 import { startGcsEmulator, type GcsEmulator } from '../../src/local/gcsEmulator';
 import { describeBlobStoreContract } from './blobStore.contract';
 

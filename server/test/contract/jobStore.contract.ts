@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ClientError, LimitReachedError } from '../../src/errors';
-import type { Job, JobPage, JobStatus, JobStore, ProviderStats } from '../../src/ports/jobStore';
+import { InvalidInputError, LimitReachedError } from '../../src/domain/errors';
+import type { Job, JobStatus } from '../../src/domain/job';
+import type { JobPage, JobStore, ProviderStats } from '../../src/ports/jobStore';
 
 /** What an adapter under contract can promise beyond the basics. */
 export interface JobStoreCapabilities {
@@ -247,10 +248,10 @@ export function describeJobStoreContract(
       test.each([
         ['not base64 JSON', 'definitely%%not-a-cursor'],
         ['JSON of the wrong shape', Buffer.from('{"a":1}').toString('base64url')],
-      ])('a malformed cursor (%s) is a 400 bad_cursor client error', async (_label, cursor) => {
+      ])('a malformed cursor (%s) is invalid input, bad_cursor', async (_label, cursor) => {
         const err = await store.listByOwner('owner-a', { limit: 5, cursor }).catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(ClientError);
-        expect(err).toMatchObject({ status: 400, code: 'bad_cursor' });
+        expect(err).toBeInstanceOf(InvalidInputError);
+        expect(err).toMatchObject({ code: 'bad_cursor' });
       });
     });
 

@@ -1,6 +1,6 @@
 import { CloudTasksClient } from '@google-cloud/tasks';
 import { CloudTasksQueue, ensureQueue } from '../../src/adapters/cloudTasksQueue';
-import { PermanentError, RetryableError } from '../../src/errors';
+import { RetryableError, PermanentError } from '../../src/domain/errors';
 import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/local/cloudTasksEmulator';
 import type { TaskQueue } from '../../src/ports/taskQueue';
 import { TaskTarget, sleep } from '../local/taskTarget';

@@ -8,7 +8,7 @@ import { startGcsEmulator, type GcsEmulator } from '../../src/local/gcsEmulator'
 import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import { makeTestAudio, makeTestImage, probe } from '../support/media';
 import { TASKS_SA, startTestStackBehindFrontEnd, upload, waitForJob, type StackBehindFrontEnd } from '../support/stack';
-import { preparedImageKey } from '../../src/pipeline/prepareMedia';
+import { preparedImageKey } from '../../src/domain/blobKeys';
 
 // The production shape on one machine: uploads stream into Cloud Storage (the official client
 // against a local server speaking the GCS API), the provider (VisionStory simulator) reads the

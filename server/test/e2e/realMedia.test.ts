@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ffmpegPath, hasSystemFfmpeg, preferFfmpegBuild } from '../../src/local/ffmpeg';
-import { preparedImageKey } from '../../src/pipeline/prepareMedia';
+import { preparedImageKey } from '../../src/domain/blobKeys';
 import {
   heifEncoder,
   makeExifRotatedJpeg,

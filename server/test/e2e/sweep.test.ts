@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logger';
 import { newJob, taskName } from '../../src/pipeline/decisions';
 import { notifyTaskName } from '../../src/pipeline/lifecycle';
 import { sweepOverdueJobs } from '../../src/pipeline/sweep';
-import type { Job } from '../../src/ports/jobStore';
+import type { Job } from '../../src/domain/job';
 import { makeTestAudio, makeTestImage } from '../support/media';
 import { getJob, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
 

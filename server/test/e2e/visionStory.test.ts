@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { RetryableError } from '../../src/errors';
+import { RetryableError } from '../../src/domain/errors';
 import { taskName } from '../../src/pipeline/decisions';
 import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import { makeTestAudio, makeTestImage, probe } from '../support/media';

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { TERMINAL_STATUSES, type JobStatus } from '../../src/ports/jobStore';
+import { TERMINAL_STATUSES, type JobStatus } from '../../src/domain/job';
 import { jobExamples } from '../support/jobExamples';
 
 const FIXTURE_DIR = path.resolve(__dirname, '../../../flutter_client/test/fixtures');

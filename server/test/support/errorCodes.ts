@@ -15,8 +15,8 @@ function codesIn(expression: string): string[] {
 
 /**
  * Every error code the server can put in `{error: {code}}` or a job's `error.code`, read from
- * its source: the first argument of ClientError (after the status), RetryableError and
- * PermanentError, `code: '…'` object literals and `code = …` assignments. Reading the source
+ * its source: the first argument of ClientError (after the status) and of every named kind,
+ * `code: '…'` object literals and `code = …` assignments. Reading the source
  * keeps the list whole as codes are added, without a second list to keep in step.
  */
 export function serverErrorCodes(): string[] {
@@ -28,7 +28,7 @@ export function serverErrorCodes(): string[] {
       if (entry.isDirectory()) visit(full);
       else if (entry.name.endsWith('.ts')) {
         const source = fs.readFileSync(full, 'utf8');
-        for (const m of source.matchAll(/new (?:ClientError|RetryableError|PermanentError|LimitReachedError)\(\s*(?:\d+\s*,\s*)?([^,]+),/g)) {
+        for (const m of source.matchAll(/new (?:ClientError|RetryableError|PermanentError|LimitReachedError|NotFoundError|InvalidInputError|ConflictError|GoneError|TooLargeError)\(\s*(?:\d+\s*,\s*)?([^,]+),/g)) {
           codesIn(m[1]!).forEach((c) => codes.add(c));
         }
         for (const m of source.matchAll(/\bcode: ('[a-z][a-z0-9_]*')/g)) codes.add(m[1]!.slice(1, -1));

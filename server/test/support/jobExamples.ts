@@ -6,7 +6,7 @@
  * them, and server/test/flutter/fixtures.test.ts fails when the two drift apart. Typing each
  * example as `Job` means a change to the port type breaks compilation here first.
  */
-import type { Job, JobStatus } from '../../src/ports/jobStore';
+import type { Job, JobStatus } from '../../src/domain/job';
 
 const OWNER = 'u_8Zq3mWkT1bXv0pLr2sYd';
 const CREATED = '2025-03-14T09:26:53.000Z';

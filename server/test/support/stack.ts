@@ -7,7 +7,7 @@ import { serverSentEvents } from '../../../clients/events';
 import type { MultipartPart } from '../../../clients/multipart';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { silentLogger, type Logger } from '../../src/logger';
-import type { Job } from '../../src/ports/jobStore';
+import type { Job } from '../../src/domain/job';
 import { startService, type RunningService, type ServiceOverrides } from '../../src/service';
 import { startCloudRunFrontEnd, type CloudRunFrontEnd } from '../../standins/cloudRunFrontEnd';
 

@@ -13,7 +13,7 @@ import {
   taskName,
   type PipelineSettings,
 } from '../../src/pipeline/decisions';
-import type { Job } from '../../src/ports/jobStore';
+import type { Job } from '../../src/domain/job';
 
 const settings: PipelineSettings = {
   pollScheduleSec: [5, 15, 30, 60],

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalBlobStore } from '../../src/adapters/localBlobStore';
-import { PermanentError } from '../../src/errors';
+import { PermanentError } from '../../src/domain/errors';
 import { LocalRenderProvider } from '../../src/local/localRenderProvider';
 import type { BlobStore } from '../../src/ports/blobStore';
 import type { MediaRef } from '../../src/ports/avatarProvider';

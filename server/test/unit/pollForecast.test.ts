@@ -11,7 +11,7 @@ import {
   type PollScheduleSettings,
   type ProviderStats,
 } from '../../src/pipeline/pollForecast';
-import type { Job } from '../../src/ports/jobStore';
+import type { Job } from '../../src/domain/job';
 
 const schedule: PollScheduleSettings = { minIntervalSec: 5, maxIntervalSec: 600, fallbackIntervalSec: 60, density: 1.6 };
 

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { LocalBlobStore } from '../../src/adapters/localBlobStore';
 import { parseRetryAfter, VisionStoryProvider, type VisionStoryProviderOptions } from '../../src/adapters/visionStoryProvider';
-import { AppError, PermanentError, RetryableError } from '../../src/errors';
+import { AppError, RetryableError, PermanentError } from '../../src/domain/errors';
 import { startVisionStorySimulator, type VisionStorySimulator } from '../../src/local/visionStorySimulator';
 import type { BlobStore } from '../../src/ports/blobStore';
 import { makeBigFile, makeTestAudio, makeTestImage } from '../support/media';

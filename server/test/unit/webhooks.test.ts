@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { PermanentError } from '../../src/errors';
+import { PermanentError } from '../../src/domain/errors';
 import { addressProblem, resolveCallbackUrl, signWebhook, SignedWebhookSender } from '../../src/adapters/webhookSender';
 
 const cloud = { allowLoopbackAndHttp: false };

@@ -33,8 +33,8 @@ function sourceFiles(dir: string): string[] {
 }
 
 /**
- * Every literal code in the source: the first argument of ClientError / RetryableError /
- * PermanentError (a ternary gives all its branches), `{ code: '…' }` objects (failed jobs, the
+ * Every literal code in the source: the first argument of ClientError and the named kinds
+ * (a ternary gives all its branches), `{ code: '…' }` objects (failed jobs, the
  * event stream's error event, early answers), and the error middleware's own codes.
  */
 function serverCodes(): Set<string> {
@@ -47,7 +47,7 @@ function serverCodes(): Set<string> {
   };
   for (const file of sourceFiles(SRC)) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/new (?:ClientError|RetryableError|PermanentError|LimitReachedError)\(\s*(?:\d+\s*,\s*)?([^,]+),/g)) {
+    for (const m of text.matchAll(/new (?:ClientError|RetryableError|PermanentError|LimitReachedError|NotFoundError|InvalidInputError|ConflictError|GoneError|TooLargeError)\(\s*(?:\d+\s*,\s*)?([^,]+),/g)) {
       for (const code of values(m[1]!)) codes.add(code);
     }
     // `{ code: '…', message }` objects sent or stored (a returned one is an adapter's internal

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { ClientError } from '../../src/errors';
+import { ClientError } from '../../src/http/errors';
 import { makeBigFile, makeCorruptFile, makeHugeDeclaredPng, makeTestAudio, makeTestImage, probe } from '../support/media';
 import { startTestStack, type TestStack } from '../support/stack';
 import { existsSync } from 'node:fs';

@@ -1,6 +1,6 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { ClientError } from '../../errors';
+import { InvalidInputError } from '../../domain/errors';
 import type { DeviceStore } from '../../ports/deviceStore';
 import { authMiddleware, type Authenticate } from '../auth';
 
@@ -20,7 +20,7 @@ export function deviceRoutes(deps: { devices: DeviceStore; authenticate: Authent
     const parsed = DeviceBody.safeParse(req.body ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new ClientError(400, 'bad_device', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      throw new InvalidInputError('bad_device', `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     await deps.devices.register({
       token: parsed.data.token,

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type RequestHandler } from 'express';
-import { formatBytes } from '../../adapters/localBlobStore';
 import { z } from 'zod';
-import { ClientAbortedError, ClientError } from '../../errors';
+import { formatBytes } from '../../domain/format';
+import { DEFAULT_UPLOAD_LIMITS } from '../../domain/uploadRules';
+import { InvalidInputError, TooLargeError, ClientAbortedError } from '../../domain/errors';
+import { ClientError } from '../errors';
 import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/jobs';
 import type { BlobStore } from '../../ports/blobStore';
 import type { WebhookSender } from '../../ports/webhookSender';
 import { authMiddleware, isValidUserId, type Authenticate } from '../auth';
-import { checkUploadedMedia, DEFAULT_MEDIA_LIMITS } from '../mediaChecks';
+import { checkUploadedMedia } from '../mediaChecks';
 import { createUploadMiddleware, maxUploadBodyBytes, newUploadContext, receiveUpload, type UploadLimits } from '../upload';
 import { jobLinks, publicBaseUrl } from './links';
 
@@ -32,12 +34,12 @@ export interface GenerateDeps {
 async function validateCallbackUrl(raw: string | undefined, webhooks: WebhookSender | undefined): Promise<string | undefined> {
   const value = raw?.trim();
   if (!value) return undefined;
-  if (value.length > 2048) throw new ClientError(400, 'bad_callback_url', 'callbackUrl must be at most 2048 characters');
-  if (!webhooks) throw new ClientError(400, 'webhooks_disabled', 'This server sends no webhooks (WEBHOOK_SECRET is not set)');
+  if (value.length > 2048) throw new InvalidInputError('bad_callback_url', 'callbackUrl must be at most 2048 characters');
+  if (!webhooks) throw new InvalidInputError('webhooks_disabled', 'This server sends no webhooks (WEBHOOK_SECRET is not set)');
   try {
     await webhooks.check(value);
   } catch (err) {
-    throw new ClientError(400, 'bad_callback_url', (err as Error).message, { cause: err });
+    throw new InvalidInputError('bad_callback_url', (err as Error).message, { cause: err });
   }
   return value;
 }
@@ -89,7 +91,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
     res.locals.bodyBudgetBytes = maxBodyBytes;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      next(new ClientError(413, 'upload_too_large', `The upload is ${formatBytes(declared)}; at most ${formatBytes(maxBodyBytes)} is accepted (image ${formatBytes(deps.limits.imageMaxBytes)}, audio ${formatBytes(deps.limits.audioMaxBytes)})`));
+      next(new TooLargeError('upload_too_large', `The upload is ${formatBytes(declared)}; at most ${formatBytes(maxBodyBytes)} is accepted (image ${formatBytes(deps.limits.imageMaxBytes)}, audio ${formatBytes(deps.limits.audioMaxBytes)})`));
       return;
     }
     next();
@@ -101,7 +103,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
     req.upload = newUploadContext(jobId);
     try {
       if (!req.is('multipart/form-data')) {
-        throw new ClientError(400, 'expected_multipart', 'Send the files as multipart/form-data with fields "image" and "audio"');
+        throw new InvalidInputError('expected_multipart', 'Send the files as multipart/form-data with fields "image" and "audio"');
       }
       // Refuse early, before any byte is stored, when the caller is already at the limit.
       await checkActiveLimit(deps.jobs, req.caller!.uid);
@@ -110,23 +112,23 @@ export function generateRoutes(deps: GenerateDeps): Router {
 
       const body = (req.body ?? {}) as Record<string, unknown>;
       const unknown = Object.keys(body).filter((k) => !KNOWN_FIELDS.has(k));
-      if (unknown.length > 0) throw new ClientError(400, 'unexpected_field', `Unknown form field "${unknown[0]}"`);
+      if (unknown.length > 0) throw new InvalidInputError('unexpected_field', `Unknown form field "${unknown[0]}"`);
       const parsed = schema.safeParse(body);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
-        throw new ClientError(400, issue.code === 'too_big' ? 'field_too_long' : 'missing_field', issue.message);
+        throw new InvalidInputError(issue.code === 'too_big' ? 'field_too_long' : 'missing_field', issue.message);
       }
       const image = req.upload!.stored.get('image');
       const audio = req.upload!.stored.get('audio');
-      if (!image) throw new ClientError(400, 'missing_file', 'The "image" file is missing');
-      if (!audio) throw new ClientError(400, 'missing_file', 'The "audio" file is missing');
-      const { audioDurationSec } = await checkUploadedMedia(deps.blobs, { image, audio }, deps.limits.media ?? DEFAULT_MEDIA_LIMITS, req.log);
+      if (!image) throw new InvalidInputError('missing_file', 'The "image" file is missing');
+      if (!audio) throw new InvalidInputError('missing_file', 'The "audio" file is missing');
+      const { audioDurationSec } = await checkUploadedMedia(deps.blobs, { image, audio }, deps.limits.media ?? DEFAULT_UPLOAD_LIMITS.media, req.log);
 
       const callbackUrl = await validateCallbackUrl(parsed.data.callbackUrl, deps.webhooks);
 
       let ownerUid = req.caller!.uid;
       if (deps.allowUserIdField && req.caller!.isDefault && parsed.data.userId !== undefined) {
-        if (!isValidUserId(parsed.data.userId)) throw new ClientError(400, 'bad_user_id', 'userId may hold letters, digits and _.@- only');
+        if (!isValidUserId(parsed.data.userId)) throw new InvalidInputError('bad_user_id', 'userId may hold letters, digits and _.@- only');
         ownerUid = parsed.data.userId;
         await checkActiveLimit(deps.jobs, ownerUid);
       }

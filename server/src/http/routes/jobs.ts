@@ -1,11 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { ClientError } from '../../errors';
+import { NotFoundError, InvalidInputError, ConflictError } from '../../domain/errors';
+import { ClientError } from '../errors';
 import { cancelJobRequest, retryJob, type JobsDeps } from '../../pipeline/jobs';
 import { deleteJob, type LifecycleDeps } from '../../pipeline/lifecycle';
 import type { BlobStore } from '../../ports/blobStore';
-import { isTerminal, type Job, type JobStore } from '../../ports/jobStore';
+import { isTerminal, type Job } from '../../domain/job';
+import type { JobStore } from '../../ports/jobStore';
 import { authMiddleware, type Authenticate } from '../auth';
 import { jobLinks, presentJob, publicBaseUrl } from './links';
 import type { EventStreams } from '../eventStreams';
@@ -35,7 +37,7 @@ async function ownedJob(store: JobStore, req: Request): Promise<Job> {
   const jobId = String(req.params.jobId);
   req.res!.locals.jobId = jobId;
   const job = JOB_ID.test(jobId) ? await store.get(jobId) : null;
-  if (!job || job.ownerUid !== req.caller!.uid) throw new ClientError(404, 'job_not_found', `No job ${jobId}`);
+  if (!job || job.ownerUid !== req.caller!.uid) throw new NotFoundError('job_not_found', `No job ${jobId}`);
   return job;
 }
 
@@ -71,7 +73,7 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
 
   router.get('/jobs', auth, async (req, res) => {
     const parsed = listQuery.safeParse(req.query);
-    if (!parsed.success) throw new ClientError(400, 'bad_query', parsed.error.issues[0]!.message);
+    if (!parsed.success) throw new InvalidInputError('bad_query', parsed.error.issues[0]!.message);
     const page = await deps.store.listByOwner(req.caller!.uid, parsed.data);
     const base = publicBaseUrl(req, deps.publicUrl);
     res.json({ success: true, jobs: page.jobs.map((job) => presentJob(job, base)), nextCursor: page.nextCursor });
@@ -120,7 +122,7 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
   router.get('/jobs/:jobId/video', auth, async (req, res) => {
     const job = await ownedJob(deps.store, req);
     if (job.status !== 'completed' || !job.result) {
-      throw new ClientError(409, 'video_not_ready', `The job is ${job.status}; the video exists once it is completed`);
+      throw new ConflictError('video_not_ready', `The job is ${job.status}; the video exists once it is completed`);
     }
     const key = job.result.videoPath;
     // In the cloud the browser fetches from Cloud Storage: a fresh signed URL each time,
@@ -133,7 +135,7 @@ export function jobsRoutes(deps: JobsRouteDeps): Router {
       return;
     }
     const info = await deps.blobs.stat(key);
-    if (!info) throw new ClientError(404, 'video_missing', 'The stored video is missing');
+    if (!info) throw new NotFoundError('video_missing', 'The stored video is missing');
     const range = parseRange(req.header('range'), info.bytes);
     // A finished video never changes, but it is the owner's: browsers may keep it, shared
     // caches may not. An hour spares re-downloads when the page is reopened.

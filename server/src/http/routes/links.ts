@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { Job } from '../../ports/jobStore';
+import type { Job } from '../../domain/job';
 
 /** The base URL clients use to reach us: PUBLIC_URL when set, else what the request says. */
 export function publicBaseUrl(req: Request, configured?: string): string {

@@ -3,12 +3,14 @@ import path from 'node:path';
 import express, { Router } from 'express';
 import { pageContentSecurityPolicy } from '../securityHeaders';
 import type { WatchConfig } from '../../config';
+import { STEP_LABELS, STEPS } from '../../domain/steps';
+import { clientUploadRules, DEFAULT_UPLOAD_LIMITS, type ClientUploadRules } from '../../domain/uploadRules';
 import type { UploadLimits } from '../upload';
 
 /** Options of {@link webRoutes}. */
 export interface WebRoutesOptions {
-  /** The server's upload limits, which the page checks before sending. */
-  limits: Pick<UploadLimits, 'imageMaxBytes' | 'audioMaxBytes' | 'nameMaxChars' | 'bioMaxChars'>;
+  /** The server's upload limits, which clients check before sending (the defaults for `media` when absent). */
+  limits: UploadLimits;
   /** Folder holding index.html, app.js and styles.css; found next to this file by default. */
   staticDir?: string;
   /** How clients follow a job; Server-Sent Events for everyone when absent. */
@@ -56,6 +58,18 @@ export function clientWatchSettings(watch?: WatchConfig): Record<string, unknown
 }
 
 /**
+ * What GET /config tells every client about uploads and steps: the limits this server runs
+ * with, the accepted types, and the steps in order with their labels. Clients check a file
+ * against these before sending it, and show the labels; they keep no copy of their own.
+ */
+export function clientProductFacts(limits: UploadLimits): { upload: ClientUploadRules; steps: { name: string; label: string }[] } {
+  return {
+    upload: clientUploadRules({ ...limits, media: limits.media ?? DEFAULT_UPLOAD_LIMITS.media }),
+    steps: STEPS.map((name) => ({ name, label: STEP_LABELS[name] })),
+  };
+}
+
+/**
  * Where the page's files are. They are plain files, not TypeScript, so `tsc` does not copy them
  * into dist/: a compiled build looks for them back in the source tree too.
  */
@@ -79,11 +93,13 @@ export function webRoutes(options: WebRoutesOptions): Router {
   const dir = options.staticDir ?? findStaticDir();
   const { limits } = options;
   const watchSettings = clientWatchSettings(options.watch);
+  const facts = clientProductFacts(limits);
+  // The page's older shape, built from the same values as GET /config.
   const config = {
-    imageMaxBytes: limits.imageMaxBytes,
-    audioMaxBytes: limits.audioMaxBytes,
-    nameMaxChars: limits.nameMaxChars,
-    bioMaxChars: limits.bioMaxChars,
+    imageMaxBytes: facts.upload.image.maxBytes,
+    audioMaxBytes: facts.upload.audio.maxBytes,
+    nameMaxChars: facts.upload.nameMaxChars,
+    bioMaxChars: facts.upload.bioMaxChars,
     ...watchSettings,
   };
   // Served only when the page is to use them.
@@ -104,10 +120,11 @@ export function webRoutes(options: WebRoutesOptions): Router {
       ]
     : [];
 
-  // For every client (the CLI asks before following a job): how to watch a job here.
+  // For every client (the CLI asks before following a job): how to watch a job here, what an
+  // upload must be, and the steps a job goes through.
   router.get('/config', (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
-    res.json({ success: true, ...watchSettings });
+    res.json({ success: true, ...watchSettings, ...facts });
   });
 
   router.get(['/', '/index.html'], pageContentSecurityPolicy(firebaseHosts), (_req, res) => {

@@ -1,6 +1,6 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { ClientError } from '../../errors';
+import { InvalidInputError } from '../../domain/errors';
 import type { SweepSettings } from '../../pipeline/decisions';
 import { deliverNotification, type LifecycleDeps } from '../../pipeline/lifecycle';
 import { advanceJob, type PipelineDeps } from '../../pipeline/runner';
@@ -40,7 +40,7 @@ export function workerRoutes(deps: {
       if ((req.body as { kind?: unknown } | null)?.kind === 'notify') {
         const notify = NotifyBody.safeParse(req.body);
         if (!notify.success || !deps.lifecycle) {
-          throw new ClientError(400, 'bad_task', 'A notification task must be {kind: "notify", channel: "push" | "webhook", jobId}');
+          throw new InvalidInputError('bad_task', 'A notification task must be {kind: "notify", channel: "push" | "webhook", jobId}');
         }
         res.locals.jobId = notify.data.jobId;
         const result = await deliverNotification(deps.lifecycle, notify.data);
@@ -49,7 +49,7 @@ export function workerRoutes(deps: {
       }
       const parsed = TaskBody.safeParse(req.body);
       if (!parsed.success) {
-        throw new ClientError(400, 'bad_task', `The task body must be {jobId, stepSeq}: ${parsed.error.issues[0]!.message}`);
+        throw new InvalidInputError('bad_task', `The task body must be {jobId, stepSeq}: ${parsed.error.issues[0]!.message}`);
       }
       res.locals.jobId = parsed.data.jobId;
       const retryCount = Number(req.header('x-cloudtasks-taskretrycount') ?? '0');
@@ -72,7 +72,7 @@ export function workerRoutes(deps: {
     async (req, res) => {
       const parsed = SweepBody.safeParse(req.body ?? {});
       if (!parsed.success) {
-        throw new ClientError(400, 'bad_sweep', `The sweep body must be empty or {cursor}: ${parsed.error.issues[0]!.message}`);
+        throw new InvalidInputError('bad_sweep', `The sweep body must be empty or {cursor}: ${parsed.error.issues[0]!.message}`);
       }
       const { store, queue, settings, logger, now, onJobEnded } = deps.pipeline;
       const result = await sweepOverdueJobs({ store, queue, settings, logger, now, onJobEnded, sweep: deps.sweep }, { cursor: parsed.data.cursor });

@@ -1,7 +1,8 @@
 /**
- * The two kinds of failure the pipeline knows, plus the client-input failure the HTTP layer
- * reports. Every error carries a stable machine-readable `code` and, where there is one, the
- * underlying `cause`. The error middleware is the only place that turns them into responses.
+ * Named kinds of failure, below HTTP: retryable and permanent for the pipeline; invalid input,
+ * not found, conflict, gone, too large and limit reached for callers. Every error carries a
+ * stable machine-readable `code` and, where there is one, the underlying `cause`. Nothing here
+ * knows HTTP: http/errors.ts alone maps kinds to statuses.
  */
 
 export interface ErrorOptions {
@@ -29,8 +30,8 @@ export abstract class AppError extends Error {
 
 /**
  * A failure that may succeed if tried again later: network errors, provider 5xx, 429, 409
- * "same key still in progress", timeouts. The worker answers 503 (or 429 with Retry-After) so
- * Cloud Tasks retries with backoff.
+ * "same key still in progress", timeouts. The worker's answer makes Cloud Tasks retry with
+ * backoff (after `retryAfterSec` when given).
  */
 export class RetryableError extends AppError {
   constructor(code: string, message: string, options: ErrorOptions = {}) {
@@ -48,18 +49,47 @@ export class PermanentError extends AppError {
   }
 }
 
-/** Bad input from an HTTP client: answered with `status` and the JSON error shape. */
-export class ClientError extends AppError {
-  readonly status: number;
-  constructor(status: number, code: string, message: string, options: ErrorOptions = {}) {
+/**
+ * Something asked for does not exist (a blob, a job, a video). Permanent: a step that needs it
+ * fails the job.
+ */
+export class NotFoundError extends PermanentError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
     super(code, message, options);
-    this.status = status;
+  }
+}
+
+/** The caller sent something that is not valid (a malformed cursor, a missing field). */
+export class InvalidInputError extends AppError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** The request does not fit the job's state (cancel a finished job, retry a running one). */
+export class ConflictError extends AppError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** What the request needs existed once and is no longer kept (a job's uploads past retention). */
+export class GoneError extends AppError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** More bytes than allowed (a file over its limit, an upload larger than any valid one). */
+export class TooLargeError extends AppError {
+  constructor(code: string, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 
 /**
- * The caller has reached a limit that frees up with time (too many jobs in progress): answered
- * 429 with Retry-After. `limit` and `current` say which numbers met.
+ * The caller has reached a limit that frees up with time (too many jobs in progress); the
+ * caller is told when to try again (`retryAfterSec`). `limit` and `current` say which numbers met.
  */
 export class LimitReachedError extends AppError {
   readonly limit: number;
