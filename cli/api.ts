@@ -5,7 +5,7 @@
 import { AvatarClient } from '../clients/avatarClient';
 
 export { ApiError, Unreachable } from '../clients/errors';
-export { TERMINAL, type Accepted, type JobSnapshot, type WatchSettings } from '../clients/types';
+export { TERMINAL, type Accepted, type JobSnapshot, type UploadRules, type WatchSettings } from '../clients/types';
 
 export type ApiClient = AvatarClient;
 

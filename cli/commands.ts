@@ -3,9 +3,10 @@
  * process's exit.
  */
 import { ApiError, Unreachable, type ApiClient, type JobSnapshot } from './api';
-import { checkFile, checkOut, Exit, type Messages, type Options } from './args';
+import { checkFile, checkOut, checkSize, checkText, Exit, type Messages, type Options } from './args';
 import { serverErrorText } from './messages';
-import { bar, displayWidth, formatBytes, formatDuration, type Output } from './terminal';
+import { formatBytes } from '../server/src/domain/format';
+import { bar, displayWidth, formatDuration, type Output } from './terminal';
 
 export interface Context {
   options: Options;
@@ -29,7 +30,11 @@ class JobView {
   private lastLine = '';
   private job: JobSnapshot | null = null;
 
-  constructor(private readonly ctx: Context) {}
+  constructor(
+    private readonly ctx: Context,
+    /** The server's label of each step (GET /config), for a step the command line has no words for. */
+    private readonly serverLabels: Record<string, string> = {},
+  ) {}
 
   show(job: JobSnapshot): void {
     const { m, out } = this.ctx;
@@ -40,7 +45,7 @@ class JobView {
     const p = job.progress;
     if (p.currentStep !== this.lastStep && p.currentStep !== 'done') {
       this.lastStep = p.currentStep;
-      out.say(`  ${p.stepNumber}/${p.totalSteps} ${m.steps[p.currentStep] ?? p.currentStep}`);
+      out.say(`  ${p.stepNumber}/${p.totalSteps} ${m.steps[p.currentStep] ?? this.serverLabels[p.currentStep] ?? p.currentStep}`);
     }
     const provider = [job.provider.name, job.provider.providerStatus].filter(Boolean).join(' ');
     const line = `        ${Math.round(p.percent)}%${provider ? ` · ${provider}` : ''}${p.message ? ` · ${p.message}` : ''}`;
@@ -62,8 +67,10 @@ class JobView {
 
 /** Follows a job to its end; the exit status says how it ended. */
 async function followToEnd(ctx: Context, jobId: string, signal: AbortSignal): Promise<JobSnapshot> {
-  const view = new JobView(ctx);
   try {
+    // Asked once: follow() reads the same answer for how to watch.
+    const config = await ctx.api.clientConfig();
+    const view = new JobView(ctx, Object.fromEntries((config?.steps ?? []).map((s) => [s.name, s.label])));
     return await ctx.api.follow(jobId, (job) => view.show(job), signal);
   } catch (e) {
     throw asExit(ctx, e, ctx.m.cannotFollow);
@@ -198,13 +205,23 @@ export async function generate(ctx: Context): Promise<number> {
   const image = await checkFile(options.image!, 'image', m);
   const audio = await checkFile(options.audio!, 'audio', m);
   const outFor = await checkOut(options.out, options.force, m);
+  // The server's limits (GET /config, which following the job reads anyway).
+  let rules;
+  try {
+    rules = await api.uploadRules();
+  } catch (e) {
+    throw asExit(ctx, e);
+  }
+  const text = checkText(options, rules, m);
+  checkSize(image, 'image', rules, m);
+  checkSize(audio, 'audio', rules, m);
 
   return Interrupts.during(ctx, { cancelWithoutTerminal: true }, async (interrupts) => {
     out.say(m.uploading(`${image.name} (${formatBytes(image.bytes)})`, `${audio.name} (${formatBytes(audio.bytes)})`, api.server));
     let lastPercent = -1;
     let accepted;
     try {
-      accepted = await api.upload({ name: options.name, bio: options.bio }, image, audio, interrupts.controller.signal, (sent, total) => {
+      accepted = await api.upload(text, image, audio, interrupts.controller.signal, (sent, total) => {
         const percent = Math.floor((sent / total) * 100);
         if (percent === lastPercent) return;
         lastPercent = percent;
@@ -222,7 +239,7 @@ export async function generate(ctx: Context): Promise<number> {
     const jobId = accepted.jobId;
     interrupts.jobId = jobId;
     out.event({ type: 'accepted', ...accepted });
-    out.say(m.accepted(jobId, options.name, api.pageUrl(jobId)));
+    out.say(m.accepted(jobId, text.name, api.pageUrl(jobId)));
 
     interrupts.phase = 'follow';
     const job = await followToEnd(ctx, jobId, interrupts.controller.signal);

@@ -8,7 +8,7 @@ import { ApiError, apiError, Unreachable, unreachable } from './errors';
 import { saveBody } from './download';
 import { serverSentEvents, type ServerSentEvent } from './events';
 import { postMultipart, type MultipartOptions, type MultipartPart } from './multipart';
-import { TERMINAL, type Accepted, type JobPage, type JobSnapshot, type UploadFile, type WatchSettings } from './types';
+import { TERMINAL, type Accepted, type ClientConfig, type JobPage, type JobSnapshot, type UploadFile, type UploadRules, type WatchSettings } from './types';
 
 export interface AvatarClientOptions {
   /** A bearer token (Firebase ID token) sent with every request. */
@@ -159,27 +159,32 @@ export class AvatarClient {
     throw apiError(answer.status, answer.body);
   }
 
-  private watchSettings?: Promise<WatchSettings>;
+  private configAnswer?: Promise<ClientConfig | null>;
+
+  /** GET /config, asked once and kept; null from a server without /config (404). */
+  clientConfig(): Promise<ClientConfig | null> {
+    this.configAnswer ??= this.config<ClientConfig>().catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) return null;
+      this.configAnswer = undefined;
+      throw e;
+    });
+    return this.configAnswer;
+  }
+
+  /** What an upload must be here (GET /config `upload`); null when the server does not say. */
+  async uploadRules(): Promise<UploadRules | null> {
+    return (await this.clientConfig())?.upload ?? null;
+  }
 
   /**
-   * How this server wants jobs followed (GET /config, asked once): in the cloud, by polling
-   * GET /jobs/:id, so no open stream keeps an api instance billed. A server without /config
-   * streams.
+   * How this server wants jobs followed (GET /config): in the cloud, by polling GET /jobs/:id,
+   * so no open stream keeps an api instance billed. A server without /config streams.
    */
-  watchMethod(): Promise<WatchSettings> {
-    this.watchSettings ??= (async () => {
-      try {
-        const body = await this.config<{ watch?: Partial<WatchSettings> }>();
-        const cli = body.watch?.cli === 'poll' ? 'poll' : 'sse';
-        const interval = Number(body.watch?.pollIntervalSec);
-        return { cli, pollIntervalSec: Number.isFinite(interval) && interval > 0 ? interval : 10 };
-      } catch (e) {
-        if (e instanceof ApiError && e.status === 404) return { cli: 'sse', pollIntervalSec: 10 };
-        this.watchSettings = undefined;
-        throw e;
-      }
-    })();
-    return this.watchSettings;
+  async watchMethod(): Promise<WatchSettings> {
+    const body = await this.clientConfig();
+    const cli = body?.watch?.cli === 'poll' ? 'poll' : 'sse';
+    const interval = Number(body?.watch?.pollIntervalSec);
+    return { cli, pollIntervalSec: Number.isFinite(interval) && interval > 0 ? interval : 10 };
   }
 
   /**

@@ -4,4 +4,4 @@ export { ApiError, Unreachable, apiError, unreachable } from './errors';
 export { serverSentEvents, type ServerSentEvent } from './events';
 export { postMultipart, multipartBody, type MultipartAnswer, type MultipartOptions, type MultipartPart } from './multipart';
 export { saveBody } from './download';
-export { TERMINAL, type Accepted, type JobPage, type JobSnapshot, type JobStatus, type UploadFile, type WatchSettings } from './types';
+export { TERMINAL, type Accepted, type ClientConfig, type UploadRules, type JobPage, type JobSnapshot, type JobStatus, type UploadFile, type WatchSettings } from './types';

@@ -46,3 +46,18 @@ export interface UploadFile {
   bytes: number;
   mime: string;
 }
+
+/** What an upload must be, as GET /config says (server/src/domain/uploadRules.ts). */
+export interface UploadRules {
+  image: { maxBytes: number; types: string[]; extensions: string[]; minShortSidePx: number; maxPixels: number };
+  audio: { maxBytes: number; types: string[]; extensions: string[]; minSeconds: number; maxSeconds: number };
+  nameMaxChars: number;
+  bioMaxChars: number;
+}
+
+/** GET /config: how to follow a job, what an upload must be, and the steps in order with their labels. */
+export interface ClientConfig {
+  watch?: Partial<WatchSettings> & { browser?: string };
+  upload?: UploadRules;
+  steps?: { name: string; label: string }[];
+}

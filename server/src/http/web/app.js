@@ -13,9 +13,9 @@ import { $ } from './dom.mjs';
 import { startForm } from './form.mjs';
 import { formatBytes } from './format.mjs';
 import { highlightRecent, loadRecent, startHistory } from './history.mjs';
-import { openJob, startJobView, stopJobView, view } from './jobView.mjs';
+import { openJob, showSteps, startJobView, stopJobView, view } from './jobView.mjs';
 import { navigate, setRouter } from './navigation.mjs';
-import { limits, t } from './settings.mjs';
+import { applyConfig, server, t } from './settings.mjs';
 
 function route() {
   const jobId = new URLSearchParams(location.search).get('job');
@@ -31,25 +31,30 @@ function route() {
   }
 }
 
-async function loadLimits() {
+/** GET /config: how to follow a job, the upload limits and types, the steps. */
+async function loadConfig() {
   try {
-    const res = await fetch('/web/config.json');
-    if (res.ok) Object.assign(limits, await res.json());
+    const res = await fetch('/config', { headers: { Accept: 'application/json' } });
+    if (res.ok) applyConfig(await res.json());
   } catch (_) {
-    /* keep the defaults */
+    /* the server checks uploads itself; the page follows jobs by the event stream */
   }
   translatePage();
-  $('name').maxLength = limits.nameMaxChars;
-  $('bio').maxLength = limits.bioMaxChars;
+  showSteps(server.steps);
+  if (server.upload) {
+    $('name').maxLength = server.upload.nameMaxChars;
+    $('bio').maxLength = server.upload.bioMaxChars;
+  }
 }
 
 /** Puts the page's static words in the chosen language, with the server's limits filled in. */
 function translatePage() {
   document.documentElement.lang = t.lang;
+  const upload = server.upload;
   const vars = {
-    image: { size: formatBytes(limits.imageMaxBytes) },
-    audio: { size: formatBytes(limits.audioMaxBytes) },
-    bio: { n: limits.bioMaxChars },
+    image: { size: upload ? formatBytes(upload.image.maxBytes) : '…' },
+    audio: { size: upload ? formatBytes(upload.audio.maxBytes) : '…' },
+    bio: { n: upload ? upload.bioMaxChars : '…' },
   };
   document.querySelectorAll('[data-i18n]').forEach(function (el) {
     el.textContent = t(el.dataset.i18n, vars[el.dataset.size]);
@@ -82,7 +87,7 @@ function start() {
   setRouter(route);
   window.addEventListener('popstate', route);
   // The config says how to watch a job (a stream, or Firestore in the cloud): read it first.
-  loadLimits().then(route);
+  loadConfig().then(route);
   loadRecent(false);
 }
 

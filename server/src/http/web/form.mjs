@@ -7,34 +7,35 @@ import { $, plainError, showError } from './dom.mjs';
 import { extensionOf, formatBytes } from './format.mjs';
 import { loadRecent } from './history.mjs';
 import { navigate } from './navigation.mjs';
-import { AUDIO_EXTS, AUDIO_TYPES, IMAGE_EXTS, IMAGE_TYPES, limits, t } from './settings.mjs';
+import { server, t } from './settings.mjs';
 
 /** The same checks the server makes, said in the same words; null when the file is fine. */
 export function checkFile(file, kind) {
   const isImage = kind === 'image';
   if (!file) return t(isImage ? 'check.choosePhoto' : 'check.chooseAudio');
   if (file.size === 0) return t(isImage ? 'check.emptyPhoto' : 'check.emptyAudio');
-  const types = isImage ? IMAGE_TYPES : AUDIO_TYPES;
-  const exts = isImage ? IMAGE_EXTS : AUDIO_EXTS;
-  const typeOk = file.type ? types.indexOf(file.type.toLowerCase()) >= 0 : false;
-  const extOk = exts.indexOf(extensionOf(file.name)) >= 0;
+  // Without the server's rules (GET /config not answered), the server checks the rest.
+  const rules = server.upload && server.upload[kind];
+  if (!rules) return null;
+  const typeOk = file.type ? rules.types.indexOf(file.type.toLowerCase()) >= 0 : false;
+  const extOk = rules.extensions.indexOf(extensionOf(file.name)) >= 0;
   if (!typeOk && !extOk) {
     return t(isImage ? 'check.typePhoto' : 'check.typeAudio');
   }
-  const max = isImage ? limits.imageMaxBytes : limits.audioMaxBytes;
-  if (file.size > max) return t(isImage ? 'check.bigPhoto' : 'check.bigAudio', { size: formatBytes(max) });
+  if (file.size > rules.maxBytes) return t(isImage ? 'check.bigPhoto' : 'check.bigAudio', { size: formatBytes(rules.maxBytes) });
   return null;
 }
 
 function checkName() {
   const name = $('name').value.trim();
   if (!name) return t('check.name');
-  if (name.length > limits.nameMaxChars) return t('check.nameLong', { n: limits.nameMaxChars });
+  if (server.upload && name.length > server.upload.nameMaxChars) return t('check.nameLong', { n: server.upload.nameMaxChars });
   return null;
 }
 
 function checkBio() {
-  return $('bio').value.trim().length > limits.bioMaxChars ? t('check.bioLong', { n: limits.bioMaxChars }) : null;
+  const max = server.upload ? server.upload.bioMaxChars : Infinity;
+  return $('bio').value.trim().length > max ? t('check.bioLong', { n: max }) : null;
 }
 
 export function setFieldProblem(field, problem) {
@@ -75,8 +76,12 @@ function showPreview(kind) {
 function kindOfFile(file) {
   const type = (file.type || '').toLowerCase();
   const ext = extensionOf(file.name);
-  if (IMAGE_TYPES.indexOf(type) >= 0 || IMAGE_EXTS.indexOf(ext) >= 0 || type.startsWith('image/')) return 'image';
-  if (AUDIO_TYPES.indexOf(type) >= 0 || AUDIO_EXTS.indexOf(ext) >= 0 || type.startsWith('audio/')) return 'audio';
+  const accepts = function (kind) {
+    const rules = server.upload && server.upload[kind];
+    return !!rules && (rules.types.indexOf(type) >= 0 || rules.extensions.indexOf(ext) >= 0);
+  };
+  if (accepts('image') || type.startsWith('image/')) return 'image';
+  if (accepts('audio') || type.startsWith('audio/')) return 'audio';
   return null;
 }
 

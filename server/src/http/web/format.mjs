@@ -1,9 +1,11 @@
 /* Numbers and names as the page shows them. */
 
+/**
+ * A byte count as the server says it in messages (server/src/domain/format.ts, which a test
+ * checks this against): megabytes with one decimal, e.g. `10 MB`.
+ */
 export function formatBytes(bytes) {
-  if (bytes >= 1024 * 1024) return Math.round((bytes / (1024 * 1024)) * 10) / 10 + ' MB';
-  if (bytes >= 1024) return Math.round(bytes / 1024) + ' KB';
-  return bytes + ' bytes';
+  return Math.round((bytes / (1024 * 1024)) * 10) / 10 + ' MB';
 }
 
 export function formatDuration(ms) {

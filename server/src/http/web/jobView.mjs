@@ -8,7 +8,7 @@ import { describeRemaining, estimateRemainingMs } from './eta.mjs';
 import { formatDuration } from './format.mjs';
 import { highlightRecent, loadRecent, updateRecentItem } from './history.mjs';
 import { navigate } from './navigation.mjs';
-import { STEPS, TERMINAL, stepLabel, t } from './settings.mjs';
+import { TERMINAL, stepLabel, t } from './settings.mjs';
 import { watchJob } from './watch.mjs';
 
 export const view = {
@@ -123,7 +123,11 @@ function showJobProblem(text) {
 function renderProgress(job) {
   const status = job ? job.status : 'queued';
   const current = job ? job.progress.currentStep : 'avatar.create';
-  const currentIndex = current === 'done' ? STEPS.length : STEPS.indexOf(current);
+  // The steps listed on the page: the server's (see showSteps).
+  const steps = Array.prototype.map.call(document.querySelectorAll('#steps li'), function (li) {
+    return li.dataset.step;
+  });
+  const currentIndex = current === 'done' ? steps.length : steps.indexOf(current);
   document.querySelectorAll('#steps li').forEach(function (li, i) {
     li.removeAttribute('aria-current');
     let state = 'pending';
@@ -365,5 +369,18 @@ export function startJobView() {
   $('new-video').addEventListener('click', function () {
     navigate('/');
     $('image').focus();
+  });
+}
+
+/** The list of steps as the server gives them (GET /config), in place of the page's own. */
+export function showSteps(names) {
+  if (!names.length) return;
+  const list = $('steps');
+  list.textContent = '';
+  names.forEach(function (name) {
+    const li = document.createElement('li');
+    li.dataset.step = name;
+    li.textContent = stepLabel(name);
+    list.appendChild(li);
   });
 }

@@ -1,28 +1,44 @@
 /*
- * The page's settings: the words in the reader's language, the job steps and the server's
- * limits and accepted types (replaced by what the server says when the page starts).
+ * The page's settings: the words in the reader's language, and what the server says in
+ * GET /config when the page starts: how to follow a job, the upload limits and accepted types,
+ * and the steps a job goes through. The page keeps no copy of the server's facts; until the
+ * answer arrives (or when it cannot be had) the server alone checks an upload.
  */
 import { pickLanguage, translator } from './messages.mjs';
 
-/** Replaced by /web/config.json: the server's own limits. */
-export const limits = {
-  imageMaxBytes: 10 * 1024 * 1024,
-  audioMaxBytes: 30 * 1024 * 1024,
-  nameMaxChars: 100,
-  bioMaxChars: 1000,
-};
-
 export const t = translator(pickLanguage(navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]));
 
-export const STEPS = ['avatar.create', 'video.create', 'video.poll', 'video.store'];
+/** GET /config: `watch` (and `firebase` in the cloud), `upload` and `steps`, once loaded. */
+export const server = {
+  watch: null,
+  firebase: null,
+  /** {image: {maxBytes, types, extensions, …}, audio: {…}, nameMaxChars, bioMaxChars} */
+  upload: null,
+  /** The step names in order. */
+  steps: [],
+  /** The server's English label of each step, for a step this page has no words for. */
+  stepLabels: {},
+};
+
+/** Takes in the answer of GET /config. */
+export function applyConfig(config) {
+  server.watch = config.watch || null;
+  server.firebase = config.firebase || null;
+  if (config.upload) server.upload = config.upload;
+  if (Array.isArray(config.steps)) {
+    server.steps = config.steps.map(function (step) {
+      return step.name;
+    });
+    config.steps.forEach(function (step) {
+      server.stepLabels[step.name] = step.label;
+    });
+  }
+}
+
+/** A step in the reader's language (messages.mjs, keyed by step name), else the server's label. */
 export const stepLabel = function (step) {
-  return t('step.' + step);
+  const key = 'step.' + step;
+  const text = t(key);
+  return text === key ? server.stepLabels[step] || step : text;
 };
 export const TERMINAL = ['completed', 'failed', 'cancelled'];
-
-// The types the server accepts (VisionStory's list). The browser's idea of a file's type
-// comes from its name; the server decides from the first bytes and has the last word.
-export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/heif'];
-export const IMAGE_EXTS = ['jpg', 'jpeg', 'png', 'webp', 'heic', 'heif'];
-export const AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'audio/mpeg', 'audio/mp3', 'audio/mp4', 'audio/x-m4a', 'audio/m4a', 'audio/aac', 'audio/x-aac'];
-export const AUDIO_EXTS = ['wav', 'mp3', 'm4a', 'aac'];

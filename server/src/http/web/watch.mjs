@@ -3,7 +3,7 @@
  * or in the cloud a Firestore listener on the job document.
  */
 import { ApiError, api, authHeaders, authToken } from './api.mjs';
-import { TERMINAL, limits } from './settings.mjs';
+import { TERMINAL, server } from './settings.mjs';
 
 /**
  * Follows GET /jobs/:id/events. Without a token the browser's EventSource does the work
@@ -11,8 +11,8 @@ import { TERMINAL, limits } from './settings.mjs';
  * read through fetch and parsed here. Returns a function that stops watching.
  */
 export function watchJob(jobId, handlers) {
-  if (limits.firebase && limits.watch && limits.watch.browser === 'firestore') {
-    return watchJobInFirestore(jobId, limits.firebase, handlers, function () {
+  if (server.firebase && server.watch && server.watch.browser === 'firestore') {
+    return watchJobInFirestore(jobId, server.firebase, handlers, function () {
       return watchJobStream(jobId, handlers);
     });
   }
