@@ -54,6 +54,8 @@ test("the web page's formatBytes says every size as the server's does", () => {
   const sizes = [0, 1, 1023, 1024, 1536, 100 * 1024, 512 * 1024, MB - 1, MB, 1.25 * MB, 10 * MB, 30 * MB, 50 * MB, 1024 * MB];
   const page = inPageModule<string[]>('format.mjs', `${JSON.stringify(sizes)}.map((n) => m.formatBytes(n))`);
   expect(page).toEqual(sizes.map(formatBytes));
+  // Small files read in bytes and kilobytes, not as "0 MB".
+  expect([1023, 12 * 1024, 1.25 * MB].map(formatBytes)).toEqual(['1023 B', '12 KB', '1.3 MB']);
   // What the page's hints and checks say about the limits GET /config gives.
   expect(inPageModule<string[]>('format.mjs', `[m.formatBytes(${config.upload!.image.maxBytes}), m.formatBytes(${config.upload!.audio.maxBytes})]`)).toEqual(['10 MB', '30 MB']);
 });

@@ -2,9 +2,11 @@
 
 /**
  * A byte count as the server says it in messages (server/src/domain/format.ts, which a test
- * checks this against): megabytes with one decimal, e.g. `10 MB`.
+ * checks this against): `512 B`, `12 KB`, `10 MB`, `1.3 MB`.
  */
 export function formatBytes(bytes) {
+  if (bytes < 1024) return bytes + ' B';
+  if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + ' KB';
   return Math.round((bytes / (1024 * 1024)) * 10) / 10 + ' MB';
 }
 
