@@ -1,10 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { createReadStream, promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { postMultipart as sendMultipart, type MultipartPart } from '../clients/multipart';
 import type { AvatarProvider, MediaRef, VideoState } from '../server/src/ports/avatarProvider';
 
 /** One line of the final table. */
@@ -117,7 +117,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** A file part of a hand-made multipart body, streamed from disk. */
+/** A file part of a multipart body, streamed from disk. */
 export interface FilePart {
   field: string;
   filename: string;
@@ -127,9 +127,10 @@ export interface FilePart {
 }
 
 /**
- * POSTs a multipart/form-data body built by hand: text fields, then files streamed from disk
- * with a precomputed Content-Length, so neither side of the benchmark ever holds a file in
- * memory (http.request with a known length sends no chunked framing either).
+ * POSTs a multipart/form-data body through the shared client (clients/multipart.ts): text
+ * fields, then files streamed from disk with a precomputed Content-Length, so neither side of
+ * the benchmark ever holds a file in memory. Each upload has a connection of its own, as
+ * parallel browser uploads do.
  */
 export async function postMultipart(
   url: string,
@@ -137,48 +138,13 @@ export async function postMultipart(
   files: FilePart[],
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string; bytesSent: number }> {
-  const boundary = `----bench${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`;
-  const pieces: (Buffer | FilePart)[] = [];
-  for (const [name, value] of Object.entries(fields)) {
-    pieces.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-  }
-  for (const file of files) {
-    pieces.push(
-      Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="${file.field}"; filename="${file.filename}"\r\nContent-Type: ${file.contentType}\r\n\r\n`,
-      ),
-    );
-    pieces.push(file);
-    pieces.push(Buffer.from('\r\n'));
-  }
-  pieces.push(Buffer.from(`--${boundary}--\r\n`));
-  const length = pieces.reduce((n, p) => n + (Buffer.isBuffer(p) ? p.length : p.size), 0);
-
-  const req = http.request(url, {
-    method: 'POST',
-    headers: { ...headers, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': String(length) },
-    agent: false,
-  });
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-  async function* body(): AsyncGenerator<Buffer> {
-    for (const piece of pieces) {
-      if (Buffer.isBuffer(piece)) yield piece;
-      // 256 KB reads: the same chunking for both servers, and few syscalls on the client side.
-      else for await (const chunk of createReadStream(piece.path, { highWaterMark: 256 * 1024 })) yield chunk as Buffer;
-    }
-  }
-  // The server may answer early (an error) and close; the response is what counts then.
-  const sent = pipeline(Readable.from(body()), req).catch(() => undefined);
-  const [res] = await Promise.all([response, sent]);
-  return { ...res, bytesSent: length };
+  const parts: MultipartPart[] = [
+    ...Object.entries(fields).map(([name, value]) => ({ name, value })),
+    ...files.map((f) => ({ name: f.field, filename: f.filename, contentType: f.contentType, path: f.path, bytes: f.size })),
+  ];
+  // 256 KB reads: the same chunking for both servers, and few syscalls on the client side.
+  const { status, body, bytesSent } = await sendMultipart(url, parts, { headers, agent: false, readSize: 256 * 1024 });
+  return { status, body, bytesSent };
 }
 
 /** A running request timer; see {@link timeRequests}. */

@@ -6,6 +6,7 @@ import { silentLogger } from '../server/src/logger';
 import { startService } from '../server/src/service';
 import { makeTestAudio, makeTestImage } from '../server/test/support/media';
 import { cloudRunBilling } from './providerHour';
+import { AvatarClient } from '../clients/avatarClient';
 import { fmt, postMultipart, removeDir, type BenchRow } from './support';
 
 /** Options of {@link runWatchCostBench}. */
@@ -43,14 +44,16 @@ export async function runWatchCostBench(options: WatchCostBenchOptions = {}): Pr
       { field: 'audio', filename: 'voice.wav', contentType: 'audio/wav', path: audio, size: await size(audio) },
     ]);
     if (created.status !== 202) throw new Error(`upload answered ${created.status}: ${created.body}`);
-    const jobUrl = `${service.url}/jobs/${(JSON.parse(created.body) as { jobId: string }).jobId}`;
+    const client = new AvatarClient(service.url);
+    const jobId = (JSON.parse(created.body) as { jobId: string }).jobId;
+    const jobUrl = client.jobUrl(jobId);
 
     // Wait for the job to end, so every timed poll is the unchanged case (304).
     let etag = '';
     for (let i = 0; i < 600; i++) {
-      const res = await fetch(jobUrl);
-      etag = res.headers.get('etag') ?? '';
-      if (['completed', 'failed'].includes(((await res.json()) as { status: string }).status)) break;
+      const answer = await client.getJobIfChanged(jobId, null);
+      etag = answer.etag ?? '';
+      if (['completed', 'failed'].includes(answer.job!.status)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
 

@@ -4,6 +4,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { AvatarClient } from '../clients/avatarClient';
 import { runFfmpeg } from '../server/src/adapters/localRender/ffmpeg';
 import { seededRandom } from '../server/src/pipeline/pollForecast';
 import { startVisionStorySimulator, type VisionStorySimulator } from '../server/standins/visionStorySimulator';
@@ -196,20 +197,18 @@ class StackControl {
 // ---------------------------------------------------------------------------- the client side
 
 async function uploadJob(base: string, user: string, media: Media, name: string): Promise<{ status: number; code?: string; jobId?: string } | 'cut'> {
-  const form = new FormData();
-  form.append('image', new Blob([media.image], { type: 'image/png' }), 'face.png');
-  form.append('audio', new Blob([media.audio], { type: 'audio/wav' }), 'voice.wav');
-  form.append('instructorName', name);
-  form.append('instructorBio', 'chaos run');
   try {
-    const res = await fetch(`${base}/generate-with-tasks`, {
-      method: 'POST',
-      body: form,
-      headers: { 'X-User-Id': user },
-      signal: AbortSignal.timeout(15_000),
-    });
-    const body = (await res.json()) as { jobId?: string; error?: { code: string } };
-    return { status: res.status, code: body.error?.code, jobId: body.jobId };
+    const answer = await new AvatarClient(base, { headers: { 'X-User-Id': user } }).postJob(
+      [
+        { name: 'image', filename: 'face.png', contentType: 'image/png', data: media.image },
+        { name: 'audio', filename: 'voice.wav', contentType: 'audio/wav', data: media.audio },
+        { name: 'instructorName', value: name },
+        { name: 'instructorBio', value: 'chaos run' },
+      ],
+      { signal: AbortSignal.timeout(15_000) },
+    );
+    const body = JSON.parse(answer.body) as { jobId?: string; error?: { code: string } };
+    return { status: answer.status, code: body.error?.code, jobId: body.jobId };
   } catch {
     return 'cut';
   }
@@ -222,18 +221,8 @@ interface SeenJob {
 }
 
 /** Every job of `user` in the store, through GET /jobs (all pages). */
-async function listJobs(base: string, user: string): Promise<SeenJob[]> {
-  const jobs: SeenJob[] = [];
-  let cursor: string | undefined;
-  do {
-    const url = `${base}/jobs?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const res = await fetch(url, { headers: { 'X-User-Id': user }, signal: AbortSignal.timeout(10_000) });
-    if (res.status !== 200) throw new Error(`GET /jobs answered ${res.status}`);
-    const body = (await res.json()) as { jobs: SeenJob[]; nextCursor?: string | null };
-    jobs.push(...body.jobs);
-    cursor = body.nextCursor ?? undefined;
-  } while (cursor);
-  return jobs;
+function listJobs(base: string, user: string): Promise<SeenJob[]> {
+  return new AvatarClient(base, { headers: { 'X-User-Id': user } }).listAll<SeenJob>(50, { signal: AbortSignal.timeout(10_000) });
 }
 
 async function countFiles(dir: string): Promise<number> {

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SNIFF_BYTES, sniffAudio, sniffImage } from '../server/src/http/mediaTypes';
 import type { Language, messagesFor } from './messages';
-import { formatBytes } from './terminal';
+import type { UploadRules } from '../clients/types';
+import { formatBytes } from '../server/src/domain/format';
 
 export type Messages = ReturnType<typeof messagesFor>;
 
@@ -27,7 +28,6 @@ export class Exit extends Error {
 export const COMMANDS = ['generate', 'watch', 'download', 'list', 'cancel', 'retry', 'delete'] as const;
 export type Command = (typeof COMMANDS)[number];
 
-const LIMITS = { image: 10 * 1024 * 1024, audio: 30 * 1024 * 1024, name: 100, bio: 1000 };
 
 /** Which flag belongs to which command; --server, --token, --json and --help to all. */
 const FLAGS_OF: Record<Command, string[]> = {
@@ -46,6 +46,8 @@ export interface Options {
   image?: string;
   audio?: string;
   name: string;
+  /** The name was made from the photo's file name (no --name): cut to the server's limit. */
+  nameFromFile?: boolean;
   bio: string;
   server: string;
   out?: string;
@@ -133,10 +135,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, language: L
     if (!values.audio) throw new Exit(2, m.missingFlag('--audio'), true);
     const name = (values.name ?? nameFromFile(values.image)).trim();
     if (!name) throw new Exit(2, m.nameEmpty, true);
-    if (name.length > LIMITS.name) throw new Exit(2, m.nameTooLong(LIMITS.name), true);
     const bio = (values.bio ?? '').trim();
-    if (bio.length > LIMITS.bio) throw new Exit(2, m.bioTooLong(LIMITS.bio), true);
-    return { ...base, server, image: values.image, audio: values.audio, name, bio, out: values.out };
+    return { ...base, server, image: values.image, audio: values.audio, name, nameFromFile: values.name === undefined, bio, out: values.out };
   }
   if (command === 'list') {
     if (rest.length > 0) throw new Exit(2, m.extraArgument(rest[0]!), true);
@@ -153,7 +153,20 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, language: L
 /** "kim_lee-portrait.jpg" → "kim lee portrait"; "Instructor" when nothing is left. */
 function nameFromFile(file: string): string {
   const base = path.basename(file, path.extname(file)).replace(/[_\-.]+/g, ' ').trim();
-  return base.slice(0, LIMITS.name) || 'Instructor';
+  return base || 'Instructor';
+}
+
+/**
+ * The name and bio against the server's limits (GET /config): a name taken from the file name
+ * is cut to fit; one given with --name, or a bio, that is too long is an error.
+ */
+export function checkText(options: Options, rules: UploadRules | null, m: Messages): { name: string; bio: string } {
+  if (!rules) return { name: options.name, bio: options.bio };
+  let name = options.name;
+  if (options.nameFromFile) name = name.slice(0, rules.nameMaxChars).trim() || 'Instructor';
+  else if (name.length > rules.nameMaxChars) throw new Exit(2, m.nameTooLong(rules.nameMaxChars), true);
+  if (options.bio.length > rules.bioMaxChars) throw new Exit(2, m.bioTooLong(rules.bioMaxChars), true);
+  return { name, bio: options.bio };
 }
 
 export interface CheckedFile {
@@ -163,7 +176,7 @@ export interface CheckedFile {
   mime: string;
 }
 
-/** The server's own checks, made first so a wrong file costs no upload. */
+/** The server's own checks, made first so a wrong file costs no upload (the size: checkSize). */
 export async function checkFile(file: string, kind: 'image' | 'audio', m: Messages): Promise<CheckedFile> {
   const flag = `--${kind}`;
   let stat;
@@ -174,7 +187,6 @@ export async function checkFile(file: string, kind: 'image' | 'audio', m: Messag
   }
   if (!stat.isFile()) throw new Exit(2, m.notAFile(flag, file), true);
   if (stat.size === 0) throw new Exit(2, m.emptyFile(flag, file));
-  if (stat.size > LIMITS[kind]) throw new Exit(2, m.fileTooLarge(flag, file, formatBytes(stat.size), formatBytes(LIMITS[kind])));
   const handle = await fs.open(file, 'r');
   const head = Buffer.alloc(SNIFF_BYTES);
   try {
@@ -185,6 +197,12 @@ export async function checkFile(file: string, kind: 'image' | 'audio', m: Messag
   const type = kind === 'image' ? sniffImage(head) : sniffAudio(head);
   if (!type) throw new Exit(2, kind === 'image' ? m.notAnImage(file) : m.notAudio(file));
   return { path: file, name: path.basename(file), bytes: stat.size, mime: type.mime };
+}
+
+/** A checked file against the server's size limit (GET /config), when the server gives one. */
+export function checkSize(file: CheckedFile, kind: 'image' | 'audio', rules: UploadRules | null, m: Messages): void {
+  const maxBytes = rules?.[kind].maxBytes;
+  if (maxBytes !== undefined && file.bytes > maxBytes) throw new Exit(2, m.fileTooLarge(`--${kind}`, file.path, formatBytes(file.bytes), formatBytes(maxBytes)));
 }
 
 /**

@@ -2,10 +2,11 @@
  * The subcommands. Each returns its exit status or throws Exit; main.ts turns both into the
  * process's exit.
  */
-import { ApiClient, ApiError, Unreachable, type JobSnapshot } from './api';
-import { checkFile, checkOut, Exit, type Messages, type Options } from './args';
+import { ApiError, Unreachable, type ApiClient, type JobSnapshot } from './api';
+import { checkFile, checkOut, checkSize, checkText, Exit, type Messages, type Options } from './args';
 import { serverErrorText } from './messages';
-import { bar, displayWidth, formatBytes, formatDuration, type Output } from './terminal';
+import { formatBytes } from '../server/src/domain/format';
+import { bar, displayWidth, formatDuration, type Output } from './terminal';
 
 export interface Context {
   options: Options;
@@ -29,7 +30,11 @@ class JobView {
   private lastLine = '';
   private job: JobSnapshot | null = null;
 
-  constructor(private readonly ctx: Context) {}
+  constructor(
+    private readonly ctx: Context,
+    /** The server's label of each step (GET /config), for a step the command line has no words for. */
+    private readonly serverLabels: Record<string, string> = {},
+  ) {}
 
   show(job: JobSnapshot): void {
     const { m, out } = this.ctx;
@@ -40,7 +45,7 @@ class JobView {
     const p = job.progress;
     if (p.currentStep !== this.lastStep && p.currentStep !== 'done') {
       this.lastStep = p.currentStep;
-      out.say(`  ${p.stepNumber}/${p.totalSteps} ${m.steps[p.currentStep] ?? p.currentStep}`);
+      out.say(`  ${p.stepNumber}/${p.totalSteps} ${m.steps[p.currentStep] ?? this.serverLabels[p.currentStep] ?? p.currentStep}`);
     }
     const provider = [job.provider.name, job.provider.providerStatus].filter(Boolean).join(' ');
     const line = `        ${Math.round(p.percent)}%${provider ? ` · ${provider}` : ''}${p.message ? ` · ${p.message}` : ''}`;
@@ -62,8 +67,10 @@ class JobView {
 
 /** Follows a job to its end; the exit status says how it ended. */
 async function followToEnd(ctx: Context, jobId: string, signal: AbortSignal): Promise<JobSnapshot> {
-  const view = new JobView(ctx);
   try {
+    // Asked once: follow() reads the same answer for how to watch.
+    const config = await ctx.api.clientConfig();
+    const view = new JobView(ctx, Object.fromEntries((config?.steps ?? []).map((s) => [s.name, s.label])));
     return await ctx.api.follow(jobId, (job) => view.show(job), signal);
   } catch (e) {
     throw asExit(ctx, e, ctx.m.cannotFollow);
@@ -152,6 +159,27 @@ class Interrupts {
   reason(e: unknown): unknown {
     return this.interrupted ?? e;
   }
+
+  /**
+   * Runs `work` with Ctrl-C handled as above from `phase` on (for job `jobId` once known); a
+   * decision on Ctrl-C replaces the error the abort caused.
+   */
+  static async during<T>(
+    ctx: Context,
+    how: { cancelWithoutTerminal: boolean; phase?: Interrupts['phase']; jobId?: string },
+    work: (interrupts: Interrupts) => Promise<T>,
+  ): Promise<T> {
+    const interrupts = new Interrupts(ctx, how.cancelWithoutTerminal);
+    if (how.phase) interrupts.phase = how.phase;
+    if (how.jobId) interrupts.jobId = how.jobId;
+    try {
+      return await work(interrupts);
+    } catch (e) {
+      throw interrupts.reason(e);
+    } finally {
+      interrupts.dispose();
+    }
+  }
 }
 
 async function saveVideo(ctx: Context, jobId: string, out: string, signal: AbortSignal): Promise<void> {
@@ -177,14 +205,19 @@ export async function generate(ctx: Context): Promise<number> {
   const image = await checkFile(options.image!, 'image', m);
   const audio = await checkFile(options.audio!, 'audio', m);
   const outFor = await checkOut(options.out, options.force, m);
+  // The server's limits (GET /config, which following the job reads anyway). Without an
+  // answer the server checks the upload itself, and the upload says why it failed.
+  const rules = await api.uploadRules().catch(() => null);
+  const text = checkText(options, rules, m);
+  checkSize(image, 'image', rules, m);
+  checkSize(audio, 'audio', rules, m);
 
-  const interrupts = new Interrupts(ctx, true);
-  try {
+  return Interrupts.during(ctx, { cancelWithoutTerminal: true }, async (interrupts) => {
     out.say(m.uploading(`${image.name} (${formatBytes(image.bytes)})`, `${audio.name} (${formatBytes(audio.bytes)})`, api.server));
     let lastPercent = -1;
     let accepted;
     try {
-      accepted = await api.upload({ name: options.name, bio: options.bio }, image, audio, interrupts.controller.signal, (sent, total) => {
+      accepted = await api.upload(text, image, audio, interrupts.controller.signal, (sent, total) => {
         const percent = Math.floor((sent / total) * 100);
         if (percent === lastPercent) return;
         lastPercent = percent;
@@ -202,7 +235,7 @@ export async function generate(ctx: Context): Promise<number> {
     const jobId = accepted.jobId;
     interrupts.jobId = jobId;
     out.event({ type: 'accepted', ...accepted });
-    out.say(m.accepted(jobId, options.name, api.pageUrl(jobId)));
+    out.say(m.accepted(jobId, text.name, api.pageUrl(jobId)));
 
     interrupts.phase = 'follow';
     const job = await followToEnd(ctx, jobId, interrupts.controller.signal);
@@ -211,20 +244,13 @@ export async function generate(ctx: Context): Promise<number> {
     interrupts.phase = 'download';
     await saveVideo(ctx, jobId, outFor(jobId), interrupts.controller.signal);
     return 0;
-  } catch (e) {
-    throw interrupts.reason(e);
-  } finally {
-    interrupts.dispose();
-  }
+  });
 }
 
 export async function watch(ctx: Context): Promise<number> {
   const { options, m, out, api } = ctx;
   const jobId = options.jobId!;
-  const interrupts = new Interrupts(ctx, false);
-  interrupts.jobId = jobId;
-  interrupts.phase = 'follow';
-  try {
+  return Interrupts.during(ctx, { cancelWithoutTerminal: false, phase: 'follow', jobId }, async (interrupts) => {
     out.say(m.watching(jobId, api.pageUrl(jobId)));
     const job = await followToEnd(ctx, jobId, interrupts.controller.signal);
     endOf(ctx, job);
@@ -233,11 +259,7 @@ export async function watch(ctx: Context): Promise<number> {
     out.event({ type: 'result', jobId, status: job.status, videoUrl });
     out.result(videoUrl);
     return 0;
-  } catch (e) {
-    throw interrupts.reason(e);
-  } finally {
-    interrupts.dispose();
-  }
+  });
 }
 
 export async function download(ctx: Context): Promise<number> {
@@ -251,17 +273,10 @@ export async function download(ctx: Context): Promise<number> {
     throw asExit(ctx, e);
   }
   if (job.status !== 'completed') throw new Exit(1, m.notCompleted(jobId, m.statuses[job.status] ?? job.status), false, 'video_not_ready');
-  const interrupts = new Interrupts(ctx, false);
-  interrupts.jobId = jobId;
-  interrupts.phase = 'download';
-  try {
+  return Interrupts.during(ctx, { cancelWithoutTerminal: false, phase: 'download', jobId }, async (interrupts) => {
     await saveVideo(ctx, jobId, outFor(jobId), interrupts.controller.signal);
     return 0;
-  } catch (e) {
-    throw interrupts.reason(e);
-  } finally {
-    interrupts.dispose();
-  }
+  });
 }
 
 export async function list(ctx: Context): Promise<number> {

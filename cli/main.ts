@@ -3,7 +3,7 @@
  * the commands, flags and exit statuses). Progress and messages go to stderr; stdout gets the
  * result (a saved path, a job id, a table) or, with `--json`, one JSON object per line.
  */
-import { ApiClient } from './api';
+import { apiClient } from './api';
 import { Exit, parseOptions } from './args';
 import { COMMAND_RUNNERS, type Context } from './commands';
 import { languageOf, messagesFor } from './messages';
@@ -21,7 +21,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       process.stdout.write(`${m.usage}\n\n${m.help}\n`);
       return 0;
     }
-    const ctx: Context = { options, m, out, api: new ApiClient(options.server, options.token) };
+    const ctx: Context = { options, m, out, api: apiClient(options.server, options.token) };
     return await COMMAND_RUNNERS[options.command](ctx);
   } catch (e) {
     out.status.stop();

@@ -87,7 +87,8 @@ describe('following a job where watching must not hold a request open', () => {
   test('GET /config tells the CLI to poll every WATCH_POLL_INTERVAL seconds; the page has no Firestore config, so it streams', async () => {
     const res = await fetch(`${stack.baseUrl}/config`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ success: true, watch: { browser: 'sse', cli: 'poll', pollIntervalSec: 1 } });
+    // Besides how to watch, the upload rules and the steps (server/test/http/clientConfig.test.ts).
+    expect(await res.json()).toEqual({ success: true, watch: { browser: 'sse', cli: 'poll', pollIntervalSec: 1 }, upload: expect.any(Object), steps: expect.any(Array) });
     const page = (await (await fetch(`${stack.baseUrl}/web/config.json`)).json()) as { watch: unknown };
     expect(page.watch).toEqual({ browser: 'sse', cli: 'poll', pollIntervalSec: 1 });
   });

@@ -1,7 +1,10 @@
-import { openAsBlob } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { AvatarClient } from '../../../clients/avatarClient';
+import { ApiError } from '../../../clients/errors';
+import { serverSentEvents } from '../../../clients/events';
+import type { MultipartPart } from '../../../clients/multipart';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { silentLogger, type Logger } from '../../src/logger';
 import type { Job } from '../../src/domain/job';
@@ -116,24 +119,32 @@ export interface UploadFields {
   userId?: string;
 }
 
+/** A file on disk as a multipart part, typed application/octet-stream as curl -F sends it. */
+async function filePart(name: string, file: string): Promise<MultipartPart> {
+  return { name, filename: path.basename(file), contentType: 'application/octet-stream', path: file, bytes: (await stat(file)).size };
+}
+
 /** POSTs /generate-with-tasks the way curl -F does; files are streamed from disk. */
 export async function upload(baseUrl: string, fields: UploadFields, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const form = new FormData();
-  if (fields.image) form.append('image', await openAsBlob(fields.image), path.basename(fields.image));
-  if (fields.audio) form.append('audio', await openAsBlob(fields.audio), path.basename(fields.audio));
-  if (fields.instructorName !== undefined) form.append('instructorName', fields.instructorName);
-  if (fields.instructorBio !== undefined) form.append('instructorBio', fields.instructorBio);
-  if (fields.userId !== undefined) form.append('userId', fields.userId);
-  for (const [k, v] of Object.entries(fields.extra ?? {})) form.append(k, v);
-  for (const [k, v] of Object.entries(fields.extraFiles ?? {})) form.append(k, await openAsBlob(v), path.basename(v));
-  const res = await fetch(`${baseUrl}/generate-with-tasks`, { method: 'POST', body: form, headers });
-  return { status: res.status, body: await res.json() };
+  const parts: MultipartPart[] = [];
+  if (fields.image) parts.push(await filePart('image', fields.image));
+  if (fields.audio) parts.push(await filePart('audio', fields.audio));
+  if (fields.instructorName !== undefined) parts.push({ name: 'instructorName', value: fields.instructorName });
+  if (fields.instructorBio !== undefined) parts.push({ name: 'instructorBio', value: fields.instructorBio });
+  if (fields.userId !== undefined) parts.push({ name: 'userId', value: fields.userId });
+  for (const [name, value] of Object.entries(fields.extra ?? {})) parts.push({ name, value });
+  for (const [name, file] of Object.entries(fields.extraFiles ?? {})) parts.push(await filePart(name, file));
+  const answer = await new AvatarClient(baseUrl, { headers }).postJob(parts);
+  return { status: answer.status, body: JSON.parse(answer.body) };
 }
 
 export async function getJob(baseUrl: string, jobId: string, headers: Record<string, string> = {}): Promise<Job> {
-  const res = await fetch(`${baseUrl}/jobs/${jobId}`, { headers });
-  if (res.status !== 200) throw new Error(`GET /jobs/${jobId} answered ${res.status}`);
-  return (await res.json()) as Job;
+  try {
+    return await new AvatarClient(baseUrl, { headers }).getJob<Job>(jobId);
+  } catch (e) {
+    if (e instanceof ApiError) throw new Error(`GET /jobs/${jobId} answered ${e.status}`);
+    throw e;
+  }
 }
 
 /** Polls the job until `done(job)` or the timeout; returns the last document seen. */
@@ -167,25 +178,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Reads an SSE stream until it closes; returns the parsed events. */
+/** Reads a job's event stream (its eventsUrl) until it closes; returns the named events, parsed. */
 export async function readEvents(url: string, headers: Record<string, string> = {}, timeoutMs = 30000): Promise<{ event: string; data: any }[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    const res = await fetch(url, { headers, signal: controller.signal });
-    if (!res.ok || !res.body) throw new Error(`events answered ${res.status}`);
-    const text = await new Response(res.body).text();
-    const events: { event: string; data: any }[] = [];
-    for (const block of text.split('\n\n')) {
-      const lines = block.split('\n');
-      const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-      const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-      if (event) events.push({ event, data: JSON.parse(data) });
-    }
-    return events;
-  } finally {
-    clearTimeout(timer);
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok || !res.body) throw new Error(`events answered ${res.status}`);
+  const events: { event: string; data: any }[] = [];
+  for await (const message of serverSentEvents(res.body)) {
+    if (message.data !== '' && message.event !== 'message') events.push({ event: message.event, data: JSON.parse(message.data) });
   }
+  return events;
 }
 
 /** Every file under `dir` (recursively), relative paths. */
