@@ -15,11 +15,11 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startFirestoreEmulator } from '../server/test/support/firestoreEmulator';
 import { buildDockerStages, treeBytes, type Stage } from '../server/test/support/dockerStages';
+import { freePort } from '../server/test/support/stack';
 import { fmt, median, type BenchRow } from './support';
 
 const RUNS = 7;
@@ -57,17 +57,6 @@ function frontEndToken(): string {
   const now = Math.floor(Date.now() / 1000);
   const claims = { iss: 'https://accounts.google.com', aud: WORKER_URL, email: TASKS_SA, email_verified: true, iat: now, exp: now + 3600, sub: '1' };
   return `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.SIGNATURE_REMOVED_BY_GOOGLE`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function post(url: string, body: object, headers: Record<string, string>): Promise<number> {

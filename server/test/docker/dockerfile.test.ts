@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startCloudTasksEmulator, type CloudTasksEmulator } from '../../src/cloudTasksEmulator';
@@ -11,7 +10,7 @@ import { startVisionStorySimulator, type VisionStorySimulator } from '../../stan
 import { buildDockerStages, treeBytes, type Stage } from '../support/dockerStages';
 import { googleFirestoreEmulator, mustHaveGoogleEmulator, probeGoogleFirestoreEmulator, type GoogleFirestoreEmulator } from '../support/googleFirestoreEmulator';
 import { makeTestAudio, makeTestImage } from '../support/media';
-import { FAST_ENV, upload, waitForJob } from '../support/stack';
+import { FAST_ENV, freePort, upload, waitForJob } from '../support/stack';
 
 /*
  * No Docker engine runs here, so this test repeats the Dockerfile's build in a temporary folder
@@ -27,17 +26,6 @@ import { FAST_ENV, upload, waitForJob } from '../support/stack';
 const NODE_MODULES_MAX_MB = 120;
 /** Installed for the local stack only: never in the runtime image. */
 const LOCAL_ONLY = ['better-sqlite3', '@ffmpeg-installer', '@ffprobe-installer', 'tsx', 'esbuild', '@esbuild'];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Answer {
   status: number;
