@@ -174,13 +174,17 @@ export async function startCloudRunFrontEnd(options: CloudRunFrontEndOptions): P
     let seen = 0;
     req.on('data', (chunk: Buffer) => {
       seen += chunk.length;
-      if (seen > maxBytes) {
-        // A chunked body that grows past the limit: refused like a declared one.
+      if (seen > maxBytes && !cut) {
+        // A chunked body that grows past the limit: refused like a declared one. Marked as cut
+        // first, so the upstream's destroy error does not answer a second time and reset the
+        // connection before the 413 reaches the client; the rest of the body is read and dropped.
+        cut = true;
         clearTimeout(timer);
+        req.unpipe(upstream);
         upstream.destroy();
         record.status = 413;
         refuse(res, 413, 'Request Entity Too Large', 'Your client issued a request that was too large.');
-        req.destroy();
+        req.resume();
       }
     });
     req.pipe(upstream);

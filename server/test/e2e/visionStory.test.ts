@@ -81,8 +81,9 @@ describe('with the VisionStory provider (simulated)', () => {
     sim.inject({ outage: { status: 503, forMs: 3000 } });
     const jobs: string[] = [];
     for (let i = 0; i < 3; i += 1) jobs.push((await upload(stack.baseUrl, { image, audio, instructorName: `Outage ${i}` }, headers)).body.jobId);
-    // While the provider is down the job says when it tries again.
-    const waiting = await waitForJob(stack.baseUrl, jobs[0]!, (j) => j.retry != null, 5000, headers);
+    // While the provider is down the job says when it tries again (between tries: while a try
+    // runs, the step's own label shows, so a busy machine may first see that).
+    const waiting = await waitForJob(stack.baseUrl, jobs[0]!, (j) => j.retry != null && j.progress.message.startsWith('The provider'), 5000, headers);
     expect(waiting.status).toBe('processing');
     expect(waiting.progress.message).toMatch(/^The provider is not answering; retrying at \d\d:\d\d UTC$/);
     expect(waiting.retry).toMatchObject({ step: 'avatar.create', lastError: { code: 'provider_unavailable' } });

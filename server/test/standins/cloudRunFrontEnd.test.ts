@@ -73,7 +73,6 @@ test('a token signed by another key, for another service, or expired, is 401 fro
 });
 
 test('an HTTP/1 request over 32 MiB is 413 from the front end, declared or chunked', async () => {
-  // The default timeout (300 s): streaming 33 MiB on a busy machine must not be cut first.
   const frontEnd = await startCloudRunFrontEnd({ target: `http://127.0.0.1:${target.port}`, certs: () => signer.publicCerts(), invokers: [INVOKER] });
   try {
   const before = target.deliveries.length;
