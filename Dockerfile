@@ -4,12 +4,15 @@
 # Node 20 and 22 alike, and Node 20 is past its end of life.
 #
 # Three stages, so the runtime image holds neither the compiler toolchain nor dev dependencies:
-#   prod-deps  npm ci --omit=dev (better-sqlite3 is a native module: it needs python3, make and
-#              g++ when no prebuilt binary for this Node ABI can be fetched)
-#   build      npm ci with dev dependencies, then tsc into dist/
+#   prod-deps  node:22-slim, npm ci --omit=dev: no production dependency compiles anything (sharp
+#              brings a prebuilt binary), so no toolchain; then files never read at run time go
+#   build      the toolchain (better-sqlite3, a dev dependency, compiles when no prebuilt binary
+#              fits this Node ABI), npm ci with dev dependencies, then tsc into dist/
 #   runtime    node:22-slim with the two results, as the unprivileged `node` user
-# No ffmpeg package: in the cloud VisionStory renders; the local render provider that uses
-# ffmpeg brings its own binary through @ffmpeg-installer (a runtime dependency, kept as is).
+# The image runs the cloud settings only: no ffmpeg at all (VisionStory renders; the upload check
+# reads audio lengths in JavaScript). The local stack's parts (SQLite, the ffmpeg render
+# provider, the embedded Cloud Tasks emulator) are dev dependencies: a local setting started
+# from this image stops with a message to run `npm install`.
 
 FROM node:22-slim AS toolchain
 RUN apt-get update \
@@ -18,8 +21,14 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 
-FROM toolchain AS prod-deps
-RUN npm ci --omit=dev --no-audit --no-fund
+FROM node:22-slim AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Source maps, type declarations and markdown are never read by the running service (no
+# --enable-source-maps, no TypeScript at run time): about a third of the production tree. LICENSE
+# files stay with the packages they belong to.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o \( -name '*.md' ! -iname 'license*' \) \) -delete
 
 FROM toolchain AS build
 RUN npm ci --no-audit --no-fund

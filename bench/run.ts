@@ -8,14 +8,16 @@
  *   4. the local avatar's render time for a 60 s clip at 720p on one core
  *   5. predictive polling against the fixed schedule
  *   6. billed api seconds per watched job-hour: SSE, Firestore listener, CLI polling with 304s
+ *   7. the production image (its Dockerfile repeated): node_modules size, the worker's start-up
  *
  * Prints a markdown table and writes test-artifacts/bench.json. Always exits 0 when the
  * benchmark itself ran: a missed target is a finding to report (marked MISS), not a crash.
- * `npm run bench -- upload worker hour render polls watch` runs only the named parts.
+ * `npm run bench -- upload worker hour render polls watch image` runs only the named parts.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runImageBench } from './image';
 import { runLocalRenderBench } from './localRender';
 import { runPollScheduleBench } from './pollSchedule';
 import { runProviderHourBench } from './providerHour';
@@ -34,6 +36,7 @@ const PARTS: Record<string, { title: string; run: (log: (l: string) => void) => 
   render: { title: 'local avatar render speed', run: (log) => runLocalRenderBench({ log }) },
   polls: { title: 'predictive polling against the fixed schedule', run: (log) => runPollScheduleBench({ log }) },
   watch: { title: 'billed api time of watching a job, per client', run: (log) => runWatchCostBench({ log }) },
+  image: { title: 'the production image: size and start-up', run: (log) => runImageBench({ log }) },
 };
 
 function table(rows: BenchRow[]): string {

@@ -3,17 +3,14 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CloudTasksQueue, ensureQueue } from './adapters/cloudTasksQueue';
 import { LocalBlobStore } from './adapters/localBlobStore';
-import { SqliteJobStore } from './adapters/sqliteJobStore';
 import type { AppConfig } from './config';
 import { createApp, type AppDeps } from './http/app';
 import { EventStreams } from './http/eventStreams';
 import { startH2cBridge, type H2cBridge } from './http/h2cBridge';
 import { videoPath } from './http/routes/links';
-import { webRoutes } from './http/routes/web';
 import type { Authenticate, AuthenticateWorker } from './http/auth';
 import { createWorkerOidcAuthenticate } from './http/workerOidcAuth';
-import { startCloudTasksEmulator, type CloudTasksEmulator } from './cloudTasksEmulator';
-import { LocalRenderProvider } from './adapters/localRender/localRenderProvider';
+import type { CloudTasksEmulator } from './cloudTasksEmulator';
 import type { JobsDeps } from './pipeline/createJob';
 import { onJobEnded, sweepRetention, type LifecycleDeps } from './pipeline/lifecycle';
 import type { DeviceStore } from './ports/deviceStore';
@@ -25,6 +22,7 @@ import type { AvatarProvider } from './ports/avatarProvider';
 import type { BlobStore } from './ports/blobStore';
 import { msToDuration } from './time';
 import type { JobStore } from './ports/jobStore';
+import { deferredBlobStore, deferredDeviceStore, deferredJobStore, deferredProvider } from './adapters/deferred';
 
 /** The `retry:` hint sent on event streams ended by a shutdown: soon, but not all at once. */
 const SHUTDOWN_RETRY_MS = 1000;
@@ -70,29 +68,63 @@ export interface ServiceOverrides {
   callbackPolicy?: CallbackPolicy;
 }
 
-async function buildJobStore(config: AppConfig): Promise<JobStore> {
-  if (config.jobStore.kind === 'sqlite') return new SqliteJobStore({ file: config.jobStore.file });
-  // Loaded only in the cloud: firebase-admin is large and slow to import.
-  const { FirestoreJobStore } = await import('./adapters/firestoreJobStore');
-  const { initializeApp, getApps } = await import('firebase-admin/app');
-  const { getFirestore } = await import('firebase-admin/firestore');
-  const app = getApps()[0] ?? initializeApp({ projectId: config.projectId });
-  return new FirestoreJobStore({ firestore: getFirestore(app), collection: config.jobStore.collection });
+/**
+ * Loads a part of the local stack. SQLite, ffmpeg and the Cloud Tasks emulator are development
+ * dependencies: the production image installs only what the cloud runs, so there a local
+ * setting names what is missing instead of failing deep inside a require.
+ */
+async function loadLocalPart<T>(what: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      `${what} is part of the local stack, whose dependencies are not installed here (${(err as Error).message.split('\n')[0]}). ` +
+        'Run `npm install` (with development dependencies) to use it; the production image runs only the cloud settings.',
+      { cause: err },
+    );
+  }
 }
 
-async function buildDeviceStore(config: AppConfig): Promise<DeviceStore> {
+/** What the service warms up right after it listens: the cloud adapters made on first use. */
+type WarmUps = (() => Promise<unknown>)[];
+
+async function firestoreOf(config: AppConfig) {
+  // firebase-admin and the Firestore client are large and slow to load: only in the cloud.
+  const { initializeApp, getApps } = await import('firebase-admin/app');
+  const { getFirestore } = await import('firebase-admin/firestore');
+  return getFirestore(getApps()[0] ?? initializeApp({ projectId: config.projectId }));
+}
+
+async function buildJobStore(config: AppConfig, warmUps: WarmUps): Promise<JobStore> {
+  if (config.jobStore.kind === 'sqlite') {
+    const { SqliteJobStore } = await loadLocalPart('JOB_STORE=sqlite', () => import('./adapters/sqliteJobStore'));
+    return new SqliteJobStore({ file: config.jobStore.file });
+  }
+  const { collection } = config.jobStore;
+  const store = deferredJobStore(async () => {
+    const { FirestoreJobStore } = await import('./adapters/firestoreJobStore');
+    return new FirestoreJobStore({ firestore: await firestoreOf(config), collection });
+  });
+  warmUps.push(store.ready);
+  return store.port;
+}
+
+async function buildDeviceStore(config: AppConfig, warmUps: WarmUps): Promise<DeviceStore> {
   if (config.jobStore.kind === 'sqlite') {
     const { SqliteDeviceStore } = await import('./adapters/sqliteDeviceStore');
     return new SqliteDeviceStore({ file: config.push.kind === 'fcm' ? config.push.devicesFile : `${config.dataDir}/devices.sqlite` });
   }
-  const { FirestoreDeviceStore } = await import('./adapters/firestoreDeviceStore');
-  const { initializeApp, getApps } = await import('firebase-admin/app');
-  const { getFirestore } = await import('firebase-admin/firestore');
-  const app = getApps()[0] ?? initializeApp({ projectId: config.projectId });
-  return new FirestoreDeviceStore({
-    firestore: getFirestore(app),
-    collection: config.push.kind === 'fcm' ? config.push.devicesCollection : undefined,
+  const devices = deferredDeviceStore(async () => {
+    const { FirestoreDeviceStore } = await import('./adapters/firestoreDeviceStore');
+    return new FirestoreDeviceStore({
+      firestore: await firestoreOf(config),
+      collection: config.push.kind === 'fcm' ? config.push.devicesCollection : undefined,
+    });
   });
+  warmUps.push(devices.ready);
+  return devices.port;
 }
 
 /**
@@ -104,10 +136,11 @@ async function buildNotifier(config: AppConfig): Promise<Notifier | undefined> {
   const { FcmNotifier } = await import('./adapters/fcmNotifier');
   let getAccessToken: () => Promise<string> = async () => 'stand-in-token';
   if (config.push.baseUrl === 'https://fcm.googleapis.com') {
-    const { GoogleAuth } = await import('google-auth-library');
-    const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/firebase.messaging'] });
+    // google-auth-library is loaded by the first push, not at start-up.
+    let auth: Promise<import('google-auth-library').GoogleAuth> | undefined;
     getAccessToken = async () => {
-      const token = await auth.getAccessToken();
+      auth ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/firebase.messaging'] }));
+      const token = await (await auth).getAccessToken();
       if (!token) throw new Error('no access token for FCM');
       return token;
     };
@@ -115,27 +148,31 @@ async function buildNotifier(config: AppConfig): Promise<Notifier | undefined> {
   return new FcmNotifier({ projectId: config.push.projectId, baseUrl: config.push.baseUrl, getAccessToken });
 }
 
-async function buildBlobStore(config: AppConfig, logger: Logger): Promise<BlobStore> {
+async function buildBlobStore(config: AppConfig, logger: Logger, warmUps: WarmUps): Promise<BlobStore> {
   if (config.blobStore.kind === 'local') return new LocalBlobStore({ rootDir: config.blobStore.rootDir });
-  const { GcsBlobStore } = await import('./adapters/gcsBlobStore');
-  return new GcsBlobStore({ bucket: config.blobStore.bucket, signedUrlTtlSec: config.signedUrlTtlSec, logger });
+  const { bucket } = config.blobStore;
+  const blobs = deferredBlobStore(async () => {
+    const { GcsBlobStore } = await import('./adapters/gcsBlobStore');
+    return new GcsBlobStore({ bucket, signedUrlTtlSec: config.signedUrlTtlSec, logger });
+  });
+  warmUps.push(blobs.ready);
+  return blobs.port;
 }
 
-async function buildProvider(config: AppConfig, blobs: BlobStore, logger: Logger): Promise<AvatarProvider> {
+async function buildProvider(config: AppConfig, blobs: BlobStore, logger: Logger, warmUps: WarmUps): Promise<AvatarProvider> {
   if (config.provider.kind === 'local') {
+    const { LocalRenderProvider } = await loadLocalPart('PROVIDER=local', () => import('./adapters/localRender/localRenderProvider'));
     return new LocalRenderProvider({ blobs, workDir: config.provider.workDir, latencyMs: config.provider.latencyMs, logger });
   }
   const { apiKey } = config.provider;
   if (!apiKey) return keylessProvider('visionstory');
-  const { VisionStoryProvider } = await import('./adapters/visionStoryProvider');
-  return new VisionStoryProvider({
-    apiKey,
-    baseUrl: config.provider.baseUrl,
-    timeoutMs: config.provider.timeoutMs,
-    signedUrlTtlSec: config.signedUrlTtlSec,
-    blobs,
-    logger,
+  const { baseUrl, timeoutMs } = config.provider;
+  const provider = deferredProvider('visionstory', async () => {
+    const { VisionStoryProvider } = await import('./adapters/visionStoryProvider');
+    return new VisionStoryProvider({ apiKey, baseUrl, timeoutMs, signedUrlTtlSec: config.signedUrlTtlSec, blobs, logger });
   });
+  warmUps.push(provider.ready);
+  return provider.port;
 }
 
 /**
@@ -150,15 +187,21 @@ function keylessProvider(name: string): AvatarProvider {
   return { name, createAvatar: refuse, createVideo: refuse, getVideo: refuse, openVideo: refuse };
 }
 
-async function buildAuthenticate(config: AppConfig): Promise<Authenticate | undefined> {
+async function buildAuthenticate(config: AppConfig, warmUps: WarmUps): Promise<Authenticate | undefined> {
   // The worker role serves no public route: no need to load firebase-admin for it.
   if (config.auth.kind !== 'firebase' || config.role === 'worker') return undefined;
-  // Loaded only when used, like the Firestore adapter: firebase-admin is slow to import.
-  const { createFirebaseAuthenticate } = await import('./http/firebaseAuth');
-  const { initializeApp, getApps } = await import('firebase-admin/app');
-  const { getAuth } = await import('firebase-admin/auth');
-  const app = getApps().find((a) => a.name === '[DEFAULT]') ?? initializeApp({ projectId: config.projectId });
-  return createFirebaseAuthenticate({ auth: getAuth(app) });
+  // Made on first use (or by the warm-up), like the Firestore adapter: firebase-admin is slow to load.
+  let loading: Promise<Authenticate> | undefined;
+  const ready = (): Promise<Authenticate> =>
+    (loading ??= (async () => {
+      const { createFirebaseAuthenticate } = await import('./http/firebaseAuth');
+      const { initializeApp, getApps } = await import('firebase-admin/app');
+      const { getAuth } = await import('firebase-admin/auth');
+      const app = getApps().find((a) => a.name === '[DEFAULT]') ?? initializeApp({ projectId: config.projectId });
+      return createFirebaseAuthenticate({ auth: getAuth(app) });
+    })());
+  warmUps.push(ready);
+  return async (req) => (await ready())(req);
 }
 
 /**
@@ -310,16 +353,18 @@ interface AssembleOptions {
 
 async function assemble(options: AssembleOptions): Promise<RunningService> {
   const { config, logger, overrides, server, port, url, bridge, serve } = options;
-  const store = await buildJobStore(config);
-  const blobs = overrides.blobs ?? (await buildBlobStore(config, logger));
+  const warmUps: WarmUps = [];
+  const store = await buildJobStore(config, warmUps);
+  const blobs = overrides.blobs ?? (await buildBlobStore(config, logger, warmUps));
   if (blobs instanceof LocalBlobStore) await removeCrashLeftovers(blobs, config, logger);
-  const provider = overrides.provider ?? (await buildProvider(config, blobs, logger));
+  const provider = overrides.provider ?? (await buildProvider(config, blobs, logger, warmUps));
 
   let emulator: CloudTasksEmulator | undefined;
   const tasks = config.tasks;
   const workerUrl = tasks.workerUrl ?? `${url}/worker/process-avatar`;
   let clientOptions: ConstructorParameters<typeof CloudTasksQueue>[0]['clientOptions'];
   if (tasks.kind === 'embedded') {
+    const { startCloudTasksEmulator } = await loadLocalPart('The embedded Cloud Tasks emulator (TASKS=embedded)', () => import('./cloudTasksEmulator'));
     emulator = await startCloudTasksEmulator({
       port: tasks.emulatorPort,
       dbPath: tasks.emulatorDbFile,
@@ -346,6 +391,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
     clientOptions,
     logger,
   });
+  warmUps.push(() => queue.connect());
   if (tasks.kind !== 'cloud') {
     // Locally the queue is ours to make; in the cloud setup-cloud-tasks.sh makes it.
     await ensureQueue(queue, {
@@ -362,7 +408,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
     });
   }
 
-  const devices = await buildDeviceStore(config);
+  const devices = await buildDeviceStore(config, warmUps);
   let webhooks: LifecycleDeps['webhooks'];
   if (config.webhooks.secret) {
     const { SignedWebhookSender } = await import('./adapters/webhookSender');
@@ -415,7 +461,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
     logger,
     limits: config.limits,
     signedUrlTtlSec: config.signedUrlTtlSec,
-    authenticate: overrides.authenticate ?? (await buildAuthenticate(config)),
+    authenticate: overrides.authenticate ?? (await buildAuthenticate(config, warmUps)),
     authenticateWorker: overrides.authenticateWorker ?? buildWorkerAuthenticate(config, workerUrl, emulator, logger),
     allowUserIdField: config.auth.kind === 'local',
     publicUrl: config.publicUrl,
@@ -424,9 +470,21 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
     heartbeatMs: overrides.heartbeatMs,
     eventStreams,
     uploadIdleTimeoutMs: config.timeouts.uploadIdleMs,
-    extraRoutes: [webRoutes({ limits: config.limits, watch: config.watch })],
+    // The web page is a public route: the worker role does not load it.
+    extraRoutes: config.role === 'worker' ? [] : [(await import('./http/routes/web')).webRoutes({ limits: config.limits, watch: config.watch })],
   };
   serve(createApp(appDeps));
+  // Right after listening, load what the first requests need (the Google clients), so the first
+  // request does not wait for all of it; a request sooner waits for the same loads. One after
+  // the other, the job store first (every request reads it), so a request that arrives meanwhile
+  // waits only for what it uses. Scheduled after this turn so the service reports itself
+  // listening first.
+  const warmUp = (async () => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const load of warmUps) {
+      await load().catch((err: unknown) => logger.warn({ message: `warm-up: ${err instanceof Error ? err.message : String(err)}` }));
+    }
+  })();
 
   const sweepDeps: SweepDeps = { store, queue, settings: config.pipeline, logger, onJobEnded: pipeline.onJobEnded, sweep: { graceSec: config.sweep.graceSec } };
   const sweep = async (): Promise<SweepResult> => {
@@ -473,6 +531,7 @@ async function assemble(options: AssembleOptions): Promise<RunningService> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       stopped = true;
+      await warmUp; // nothing is still being made while it closes
       clearTimeout(sweepTimer);
       await sweeping;
       // Open event streams end now with a retry hint (clients reconnect elsewhere and resume)

@@ -1,4 +1,4 @@
-import { CloudTasksClient, protos } from '@google-cloud/tasks';
+import type { CloudTasksClient, protos } from '@google-cloud/tasks';
 import { RetryableError, PermanentError } from '../domain/errors';
 import { silentLogger, type Logger } from '../logger';
 import type { EnqueueOptions, EnqueueResult, TaskQueue, WorkerTask } from '../ports/taskQueue';
@@ -64,15 +64,35 @@ function wrapError(action: string, err: unknown): Error {
  * to cloudtasks.googleapis.com, locally to the in-process emulator over the same gRPC protocol.
  */
 export class CloudTasksQueue implements TaskQueue {
-  readonly client: CloudTasksClient;
   /** `projects/P/locations/L/queues/Q`. */
   readonly queuePath: string;
   private readonly log: Logger;
+  private connected?: CloudTasksClient;
+  private connecting?: Promise<CloudTasksClient>;
 
   constructor(private readonly options: CloudTasksQueueOptions) {
-    this.client = new CloudTasksClient(options.clientOptions);
-    this.queuePath = this.client.queuePath(options.project, options.location, options.queue);
+    // The client's own queuePath() template, without loading the client to call it.
+    this.queuePath = `projects/${options.project}/locations/${options.location}/queues/${options.queue}`;
     this.log = options.logger ?? silentLogger;
+  }
+
+  /**
+   * Loads the client library and makes the client, once. google-gax and the Cloud Tasks protos
+   * take about a third of a second to load: a service calls this right after it listens (or on
+   * the first call), not before.
+   */
+  connect(): Promise<CloudTasksClient> {
+    this.connecting ??= import('@google-cloud/tasks').then(({ CloudTasksClient }) => {
+      this.connected = new CloudTasksClient(this.options.clientOptions);
+      return this.connected;
+    });
+    return this.connecting;
+  }
+
+  /** The client, once {@link connect} has made it (every method of the queue does first). */
+  get client(): CloudTasksClient {
+    if (!this.connected) throw new Error('CloudTasksQueue.client before connect(): await queue.connect() first');
+    return this.connected;
   }
 
   /** Full resource name of a task from its short, deterministic id. */
@@ -91,9 +111,10 @@ export class CloudTasksQueue implements TaskQueue {
    * needs no credentials.
    */
   private async ready(action: string): Promise<void> {
+    const client = await this.connect();
     if (this.credentialsChecked || this.options.clientOptions?.sslCreds) return;
     try {
-      await this.client.auth.getClient();
+      await client.auth.getClient();
       this.credentialsChecked = true;
     } catch (err) {
       throw new RetryableError('queue_unavailable', `${action} failed: Google credentials could not be loaded: ${err instanceof Error ? err.message : String(err)}`, {
@@ -157,7 +178,9 @@ export class CloudTasksQueue implements TaskQueue {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    // A queue never used has no client to close.
+    const client = await this.connecting?.catch(() => undefined);
+    await client?.close();
   }
 }
 
@@ -170,7 +193,7 @@ export async function ensureQueue(
   target: CloudTasksQueue | CloudTasksClient,
   settings: QueueSettings,
 ): Promise<protos.google.cloud.tasks.v2.IQueue> {
-  const client = target instanceof CloudTasksQueue ? target.client : target;
+  const client = target instanceof CloudTasksQueue ? await target.connect() : target;
   const queuePath = target instanceof CloudTasksQueue ? target.queuePath : settings.queuePath;
   if (!queuePath) throw new PermanentError('queue_error', 'ensureQueue needs settings.queuePath when given a bare client');
   const parent = queuePath.replace(/\/queues\/[^/]+$/, '');

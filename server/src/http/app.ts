@@ -12,11 +12,7 @@ import { allowAnyWorker, localAuthenticate, type Authenticate, type Authenticate
 import { errorMiddleware, notFoundHandler } from './errors';
 import type { EventStreams } from './eventStreams';
 import { requestLogging } from './logging';
-import { deviceRoutes } from './routes/devices';
 import { securityHeaders } from './securityHeaders';
-import { generateRoutes } from './routes/generate';
-import { jobsRoutes } from './routes/jobs';
-import { workerRoutes } from './routes/worker';
 import type { SweepSettings } from '../pipeline/decisions';
 import type { UploadLimits } from './upload';
 
@@ -79,7 +75,13 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const authenticate = deps.authenticate ?? localAuthenticate;
+  // Each role loads only the route modules it serves: the worker starts without the upload
+  // path (multer, the media checks), the api without the pipeline's worker routes.
+  /* eslint-disable @typescript-eslint/no-require-imports */
   if (deps.role !== 'worker') {
+    const { generateRoutes } = require('./routes/generate') as typeof import('./routes/generate');
+    const { jobsRoutes } = require('./routes/jobs') as typeof import('./routes/jobs');
+    const { deviceRoutes } = require('./routes/devices') as typeof import('./routes/devices');
     app.use(corsMiddleware(deps.corsOrigins ?? []));
     for (const handler of deps.extraRoutes ?? []) app.use(handler);
     app.use(
@@ -110,6 +112,7 @@ export function createApp(deps: AppDeps): Express {
     if (deps.lifecycle?.devices) app.use(deviceRoutes({ devices: deps.lifecycle.devices, authenticate }));
   }
   if (deps.role !== 'api') {
+    const { workerRoutes } = require('./routes/worker') as typeof import('./routes/worker');
     app.use(
       workerRoutes({
         pipeline: deps.pipeline,
@@ -119,6 +122,7 @@ export function createApp(deps: AppDeps): Express {
       }),
     );
   }
+  /* eslint-enable @typescript-eslint/no-require-imports */
   app.use(notFoundHandler);
   app.use(errorMiddleware);
   return app;

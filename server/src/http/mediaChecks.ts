@@ -1,15 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { ClientError } from './errors';
-import { probeMedia } from '../adapters/localRender/ffmpeg';
 import { readImageHeader } from '../pipeline/prepareMedia';
 import type { UploadLimitValues } from '../domain/uploadRules';
 import type { BlobStore } from '../ports/blobStore';
+import { audioLengthSec } from './audioLength';
 import type { StoredUpload } from './upload';
 
 /**
@@ -18,8 +13,8 @@ import type { StoredUpload } from './upload';
  * - the photo's header (no pixel is decoded): at least `imageMinSide` on its short side and at
  *   most `imageMaxPixels` pixels, so a small file declaring a huge picture never reaches a
  *   decoder;
- * - the recording, probed with ffprobe: it has a sound stream that ffprobe can read, lasting
- *   between `audioMinSec` and `audioMaxSec`.
+ * - the recording, read from its headers and frames in JavaScript (no ffprobe: the cloud image
+ *   carries no ffmpeg): it holds sound lasting between `audioMinSec` and `audioMaxSec`.
  * Messages say what is wrong in a sentence; the tools' own words go to the log.
  */
 export type MediaLimits = UploadLimitValues['media'];
@@ -70,25 +65,11 @@ async function checkImage(blobs: BlobStore, image: StoredUpload, limits: MediaLi
   }
 }
 
-/** A path ffprobe can read: the store's own file, else a temporary copy removed afterwards. */
-async function withLocalFile<T>(blobs: BlobStore, key: string, use: (file: string) => Promise<T>): Promise<T> {
-  if (blobs.localPath) return use(blobs.localPath(key));
-  const file = path.join(os.tmpdir(), `upload-probe-${randomUUID()}`);
-  try {
-    await pipeline(await blobs.openRead(key), createWriteStream(file));
-    return await use(file);
-  } finally {
-    await fs.rm(file, { force: true });
-  }
-}
-
 async function checkAudio(blobs: BlobStore, audio: StoredUpload, limits: MediaLimits, log?: Logger): Promise<number> {
   let seconds: number | null = null;
   try {
-    const info = await withLocalFile(blobs, audio.key, (file) => probeMedia(file, { timeoutMs: 20_000 }));
-    const sound = info.streams.find((s) => s.codecType === 'audio');
-    if (sound) seconds = sound.durationSec ?? info.durationSec;
-    if (!sound) log?.info({ message: 'uploaded audio has no sound stream', format: info.formatName });
+    seconds = await audioLengthSec(await blobs.openRead(audio.key), audio.bytes);
+    if (seconds === null) log?.info({ message: 'uploaded audio has no sound to read', type: audio.mime });
   } catch (err) {
     log?.info({ message: 'uploaded audio unreadable', error: err instanceof Error ? err.message : String(err) });
   }

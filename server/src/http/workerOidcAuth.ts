@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { OAuth2Client } from 'google-auth-library';
+import type { OAuth2Client } from 'google-auth-library';
 import { RetryableError } from '../domain/errors';
 import { ClientError } from './errors';
 import type { AuthenticateWorker } from './auth';
@@ -74,7 +74,10 @@ export const GOOGLE_ISSUERS = ['accounts.google.com', 'https://accounts.google.c
  * from `Authorization`.
  */
 export function createWorkerOidcAuthenticate(options: WorkerOidcOptions): AuthenticateWorker {
-  const client = options.client ?? new OAuth2Client();
+  // google-auth-library is loaded by the first token that carries a signature (on Cloud Run the
+  // front end has removed it, and the claims alone are checked): not at start-up.
+  let client: Promise<OAuth2Client> | undefined = options.client ? Promise.resolve(options.client) : undefined;
+  const oauthClient = (): Promise<OAuth2Client> => (client ??= import('google-auth-library').then(({ OAuth2Client }) => new OAuth2Client()));
   const issuers = options.issuers ?? GOOGLE_ISSUERS;
   const audience = options.audience;
   const expectedEmail = options.serviceAccountEmail.trim().toLowerCase();
@@ -88,7 +91,7 @@ export function createWorkerOidcAuthenticate(options: WorkerOidcOptions): Authen
       if (options.certs) return await options.certs();
       // google-auth-library keeps these until Google's max-age runs out (hours); Google
       // publishes a new key well before it signs with it, so a cached set is never too old.
-      const { certs } = await client.getFederatedSignonCertsAsync();
+      const { certs } = await (await oauthClient()).getFederatedSignonCertsAsync();
       return certs as PublicCerts;
     } catch (err) {
       throw new RetryableError('auth_unavailable', 'The keys that sign worker tokens could not be loaded; retry later', { cause: err });
@@ -108,7 +111,7 @@ export function createWorkerOidcAuthenticate(options: WorkerOidcOptions): Authen
     } else {
       const certs = await loadCerts();
       try {
-        const ticket = await client.verifySignedJwtWithCertsAsync(token, certs, audience, issuers);
+        const ticket = await (await oauthClient()).verifySignedJwtWithCertsAsync(token, certs, audience, issuers);
         payload = ticket.getPayload() as Record<string, unknown> | undefined;
       } catch (err) {
         throw new ClientError(401, 'invalid_token', `The worker token ${reasonOf(err)}`);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Readable } from 'node:stream';
-import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import type { OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { PermanentError } from '../domain/errors';
 import type { MediaRef } from '../ports/avatarProvider';
 import type { BlobStore } from '../ports/blobStore';
@@ -32,6 +32,7 @@ export interface ImageHeader {
  * header declares). Throws when the bytes are not a picture sharp knows.
  */
 export async function readImageHeader(input: Buffer | string): Promise<ImageHeader> {
+  const sharp = await loadSharp();
   const meta = await sharp(input, { limitInputPixels: false }).metadata();
   const width = meta.autoOrient?.width ?? meta.width;
   const height = meta.autoOrient?.height ?? meta.height;
@@ -45,9 +46,23 @@ interface DecodedHeic {
   data: Uint8ClampedArray;
 }
 
+/*
+ * sharp (libvips) and heic-decode (libheif compiled to WebAssembly) take about a quarter of a
+ * second to load: they are loaded when a photo is first read, not when the service starts (the
+ * worker role, and an api that has not had an upload yet, start without them).
+ */
+let sharpModule: Promise<(input?: Buffer | string, options?: SharpOptions) => Sharp> | undefined;
+function loadSharp(): Promise<(input?: Buffer | string, options?: SharpOptions) => Sharp> {
+  sharpModule ??= import('sharp').then((m) => m.default);
+  return sharpModule;
+}
+
 // heic-decode ships no types; this is the one call used.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const decodeHeic = require('heic-decode') as (input: { buffer: Buffer | Uint8Array }) => Promise<DecodedHeic>;
+function decodeHeic(input: { buffer: Buffer | Uint8Array }): Promise<DecodedHeic> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const decode = require('heic-decode') as (input: { buffer: Buffer | Uint8Array }) => Promise<DecodedHeic>;
+  return decode(input);
+}
 
 function isHeif(header: ImageHeader): boolean {
   return header.format === 'heif';
@@ -102,6 +117,7 @@ export async function preparePhoto(options: PrepareOptions, jobId: string, sourc
         `The photo is ${header.width}×${header.height} pixels; the most accepted is ${Math.round(options.maxPixels / 1e6)} megapixels.`,
       );
     }
+    const sharp = await loadSharp();
     let image: Sharp;
     if (isHeif(header)) {
       // libheif applies the HEIF rotation and mirror boxes itself; raw pixels carry no EXIF.

@@ -1,0 +1,23 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * How long a recording lasts, read in JavaScript from its own headers and frames (WAV's data
+ * chunk, MP3's Xing/VBRI header or else every frame, MP4's movie header, ADTS frames), so the api
+ * needs no ffprobe binary: the image for Cloud Run carries no ffmpeg at all.
+ *
+ * Answers null when the bytes hold no readable sound (not audio, or cut before its first frame).
+ */
+export async function audioLengthSec(stream: Readable, sizeBytes?: number): Promise<number | null> {
+  try {
+    // Loaded with the first upload: the worker role never needs it.
+    const { parseStream } = await import('music-metadata');
+    const { format } = await parseStream(stream, { size: sizeBytes }, { duration: true, skipCovers: true, skipPostHeaders: true });
+    const seconds = format.duration;
+    if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return null;
+    // A file with a header but no sample (a WAV cut after its header) has no sound to speak.
+    if (format.numberOfSamples === 0) return null;
+    return seconds;
+  } finally {
+    stream.destroy();
+  }
+}
