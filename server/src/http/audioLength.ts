@@ -7,17 +7,20 @@ import type { Readable } from 'node:stream';
  *
  * Answers null when the bytes hold no readable sound (not audio, or cut before its first frame).
  */
-export async function audioLengthSec(stream: Readable, sizeBytes?: number): Promise<number | null> {
+export async function audioLengthSec(source: Readable | string, sizeBytes?: number): Promise<number | null> {
   try {
     // Loaded with the first upload: the worker role never needs it.
-    const { parseStream } = await import('music-metadata');
-    const { format } = await parseStream(stream, { size: sizeBytes }, { duration: true, skipCovers: true, skipPostHeaders: true });
+    const mm = await import('music-metadata');
+    const options = { duration: true, skipCovers: true, skipPostHeaders: true };
+    // A file on disk is read where its headers are (a WAV's 30 MB of samples are skipped, not
+    // read); a stream (Cloud Storage) is read through.
+    const { format } = typeof source === 'string' ? await mm.parseFile(source, options) : await mm.parseStream(source, { size: sizeBytes }, options);
     const seconds = format.duration;
     if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return null;
     // A file with a header but no sample (a WAV cut after its header) has no sound to speak.
     if (format.numberOfSamples === 0) return null;
     return seconds;
   } finally {
-    stream.destroy();
+    if (typeof source !== 'string') source.destroy();
   }
 }

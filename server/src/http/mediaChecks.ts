@@ -68,7 +68,7 @@ async function checkImage(blobs: BlobStore, image: StoredUpload, limits: MediaLi
 async function checkAudio(blobs: BlobStore, audio: StoredUpload, limits: MediaLimits, log?: Logger): Promise<number> {
   let seconds: number | null = null;
   try {
-    seconds = await audioLengthSec(await blobs.openRead(audio.key), audio.bytes);
+    seconds = await audioLengthSec(blobs.localPath ? blobs.localPath(audio.key) : await blobs.openRead(audio.key), audio.bytes);
     if (seconds === null) log?.info({ message: 'uploaded audio has no sound to read', type: audio.mime });
   } catch (err) {
     log?.info({ message: 'uploaded audio unreadable', error: err instanceof Error ? err.message : String(err) });

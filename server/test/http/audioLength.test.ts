@@ -45,6 +45,8 @@ describe('reading how long a recording lasts without ffprobe', () => {
   test.each(FORMATS)('%s reads as long as it lasts', async (_what, name, args) => {
     const file = await encode(name, 7.3, args);
     const seconds = await lengthOf(file);
+    // Read from the file itself (the local store: headers only) it says the same as streamed (Cloud Storage).
+    expect(await audioLengthSec(file)).toBeCloseTo(seconds!, 3);
     const probed = await probe(file);
     const expected = probed.streams.find((s) => s.codecType === 'audio')!.durationSec ?? probed.durationSec!;
     expect(seconds).not.toBeNull();
@@ -67,6 +69,7 @@ describe('reading how long a recording lasts without ffprobe', () => {
     const headerOnly = path.join(dir, 'header-only.wav');
     await writeFile(headerOnly, (await readFile(wav)).subarray(0, 44));
     expect(await lengthOf(headerOnly)).toBeNull();
+    expect(await audioLengthSec(headerOnly)).toBeNull();
   }, 30_000);
 
   test('an M4A cut before its index cannot be read', async () => {
