@@ -89,8 +89,6 @@ describe('following a job where watching must not hold a request open', () => {
     expect(res.status).toBe(200);
     // Besides how to watch, the upload rules and the steps (server/test/http/clientConfig.test.ts).
     expect(await res.json()).toEqual({ success: true, watch: { browser: 'sse', cli: 'poll', pollIntervalSec: 1 }, upload: expect.any(Object), steps: expect.any(Array) });
-    const page = (await (await fetch(`${stack.baseUrl}/web/config.json`)).json()) as { watch: unknown };
-    expect(page.watch).toEqual({ browser: 'sse', cli: 'poll', pollIntervalSec: 1 });
   });
 
   test('generate polls GET /jobs/:id with If-None-Match (304s while nothing changes), opens no event stream, and saves the video', async () => {

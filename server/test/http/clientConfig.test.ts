@@ -68,15 +68,8 @@ test('GET /config names the four steps in order with the labels the job document
   expect(body.steps.every((s) => s.label.length > 0)).toBe(true);
 });
 
-test('the web page\'s /web/config.json answers the same limits in its own shape', async () => {
-  const page = (await (await fetch(`${service.url}/web/config.json`)).json()) as Record<string, unknown>;
-  expect(page).toEqual({
-    imageMaxBytes: 3 * 1024 * 1024,
-    audioMaxBytes: 7 * 1024 * 1024,
-    nameMaxChars: 100,
-    bioMaxChars: 1000,
-    watch: { browser: 'sse', cli: 'sse', pollIntervalSec: 10 },
-  });
+test('the page reads GET /config: the older /web/config.json is gone', async () => {
+  expect((await fetch(`${service.url}/web/config.json`)).status).toBe(404);
 });
 
 test('the upload route refuses by the configured limit that GET /config announces', async () => {

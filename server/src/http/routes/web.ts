@@ -50,7 +50,7 @@ function loadFirebaseModules(dir: string): Map<string, string> {
   return modules;
 }
 
-/** What GET /config and /web/config.json tell clients about following a job. */
+/** What GET /config tells clients about following a job. */
 export function clientWatchSettings(watch?: WatchConfig): Record<string, unknown> {
   if (!watch) return { watch: { browser: 'sse', cli: 'sse', pollIntervalSec: 10 } };
   const { firebase, ...rest } = watch;
@@ -84,8 +84,8 @@ function findStaticDir(): string {
 
 /**
  * The web page: `GET /` is the single page (a job's own URL is `/?job=<jobId>`, so a reload
- * or a shared link opens that job again), `/web/*` its script and styles, and
- * `/web/config.json` the limits the page checks before uploading. Every other path falls
+ * or a shared link opens that job again), `/web/*` its modules and styles; `GET /config` (for
+ * every client) the upload rules, the steps and how to watch a job. Every other path falls
  * through to the API.
  */
 export function webRoutes(options: WebRoutesOptions): Router {
@@ -94,14 +94,6 @@ export function webRoutes(options: WebRoutesOptions): Router {
   const { limits } = options;
   const watchSettings = clientWatchSettings(options.watch);
   const facts = clientProductFacts(limits);
-  // The page's older shape, built from the same values as GET /config.
-  const config = {
-    imageMaxBytes: facts.upload.image.maxBytes,
-    audioMaxBytes: facts.upload.audio.maxBytes,
-    nameMaxChars: facts.upload.nameMaxChars,
-    bioMaxChars: facts.upload.bioMaxChars,
-    ...watchSettings,
-  };
   // Served only when the page is to use them.
   let firebaseModules: Map<string, string> | undefined;
   if (options.watch?.browser === 'firestore') {
@@ -131,10 +123,6 @@ export function webRoutes(options: WebRoutesOptions): Router {
     // Always revalidate: the page is tiny and must match the API it talks to.
     res.setHeader('Cache-Control', 'no-cache');
     res.sendFile(path.join(dir, 'index.html'));
-  });
-  router.get('/web/config.json', (_req, res) => {
-    res.setHeader('Cache-Control', 'no-cache');
-    res.json(config);
   });
   router.get('/web/vendor/firebase/:file', (req, res, next) => {
     const text = firebaseModules?.get(String(req.params.file));
