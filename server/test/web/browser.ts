@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's Chromium; CI installs it with apt (see .ci/run) when it is missing. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -46,4 +46,19 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; close(
       await rm(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Waits until a JavaScript expression is true in the page. Playwright's waitForFunction polls
+ * through a function it makes with eval inside the page, which the page's Content-Security-Policy
+ * (script-src 'self', no 'unsafe-eval') refuses whenever the first check is false; each check
+ * here is its own DevTools evaluation, which the policy does not govern.
+ */
+export async function waitInPage(page: Page, expression: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await page.evaluate(expression)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting in the page for: ${expression}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -6,7 +6,7 @@ import { ClientError } from '../../src/http/errors';
 import { makeBigFile, makeCorruptFile, makeHugeDeclaredPng, makeTestAudio, makeTestImage, probe } from '../support/media';
 import { startTestStack, type TestStack } from '../support/stack';
 import { existsSync } from 'node:fs';
-import { ARTIFACTS, CHROMIUM, launchBrowser } from './browser';
+import { ARTIFACTS, CHROMIUM, launchBrowser, waitInPage } from './browser';
 
 // CI (CI=true; .ci/run installs Chromium) always runs these, and fails without a browser. On a
 // newcomer's machine without Chromium they are skipped, saying why, so `npm test` still passes.
@@ -103,7 +103,7 @@ describeInBrowser(`the web page${SKIPPED}`, () => {
     // The <video> loads the stored MP4 (Chromium decodes its h264) with the audio's length.
     const video = page.locator('#job-video');
     await video.waitFor({ state: 'visible' });
-    await page.waitForFunction(`document.getElementById('job-video').readyState >= 1`, null, { timeout: 15_000 });
+    await waitInPage(page, `document.getElementById('job-video').readyState >= 1`, 15_000);
     const duration = await video.evaluate((v: any) => v.duration as number);
     const audioInfo = await probe(audio);
     expect(Math.abs(duration - (audioInfo.durationSec ?? AUDIO_SECONDS))).toBeLessThan(0.3);
@@ -248,7 +248,7 @@ describeInBrowser(`the web page with a sign-in token${SKIPPED}`, () => {
     await page.getByRole('button', { name: 'Make the video' }).click();
     await page.waitForURL(/\?job=/);
     await page.locator('#job-status', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
-    await page.waitForFunction(`document.getElementById('job-video').readyState >= 1`, null, { timeout: 15_000 });
+    await waitInPage(page, `document.getElementById('job-video').readyState >= 1`, 15_000);
     const duration = await page.locator('#job-video').evaluate((v: any) => v.duration as number);
     expect(Math.abs(duration - AUDIO_SECONDS)).toBeLessThan(0.3);
     // The video plays from memory: <video src> cannot send a header.

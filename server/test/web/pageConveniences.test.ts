@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { makeHugeDeclaredPng, makeTestAudio, makeTestImage } from '../support/media';
 import { startTestStack, upload, type TestStack } from '../support/stack';
-import { ARTIFACTS, CHROMIUM, launchBrowser } from './browser';
+import { ARTIFACTS, CHROMIUM, launchBrowser, waitInPage } from './browser';
 
 // CI (CI=true; .ci/run installs Chromium) always runs these, and fails without a browser. On a
 // newcomer's machine without Chromium they are skipped, saying why, so `npm test` still passes.
@@ -121,14 +121,14 @@ describeInBrowser(`the web page's conveniences${SKIPPED}`, () => {
     await page.getByLabel('Voice recording').setInputFiles(audio);
     const preview = page.locator('#image-preview');
     await preview.waitFor({ state: 'visible' });
-    await page.waitForFunction(`document.getElementById('image-preview').complete && document.getElementById('image-preview').naturalWidth > 0`);
+    await waitInPage(page, `document.getElementById('image-preview').complete && document.getElementById('image-preview').naturalWidth > 0`);
     await expect(preview.evaluate((img: any) => [img.naturalWidth, img.naturalHeight])).resolves.toEqual([640, 480]);
     await expect(preview.getAttribute('src')).resolves.toMatch(/^blob:/);
     await expect(preview.getAttribute('alt')).resolves.toBe('Preview of the chosen photo');
 
     const player = page.getByLabel('Listen to the chosen recording');
     await player.waitFor({ state: 'visible' });
-    await page.waitForFunction(`document.getElementById('audio-preview').readyState >= 1`);
+    await waitInPage(page, `document.getElementById('audio-preview').readyState >= 1`);
     const duration = await player.evaluate((a: any) => a.duration as number);
     expect(Math.abs(duration - 2)).toBeLessThan(0.1);
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-preview.png'), fullPage: true });
@@ -270,7 +270,7 @@ describeInBrowser(`the web page's conveniences${SKIPPED}`, () => {
     await page.getByRole('button', { name: 'Try again' }).click();
     await page.waitForURL((url) => url.searchParams.get('job') !== res.body.jobId && url.searchParams.has('job'));
     await page.locator('#job-status', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
-    await page.waitForFunction(`document.getElementById('job-video').readyState >= 1`, null, { timeout: 15_000 });
+    await waitInPage(page, `document.getElementById('job-video').readyState >= 1`, 15_000);
     expect(await axeViolations(page)).toEqual([]);
     await page.close();
   });
