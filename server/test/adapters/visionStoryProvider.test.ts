@@ -287,7 +287,8 @@ describe('VisionStoryProvider inputs', () => {
 describe('VisionStoryProvider secrecy', () => {
   test('the API key appears in no log line and no error, whatever goes wrong', async () => {
     const logger = capturingLogger();
-    const p = new VisionStoryProvider({ apiKey: API_KEY, baseUrl: sim.baseUrl, blobs, logger, timeoutMs: 300 });
+    // Calls that answer get a timeout no busy machine reaches; only the silent server times out.
+    const p = new VisionStoryProvider({ apiKey: API_KEY, baseUrl: sim.baseUrl, blobs, logger, timeoutMs: 5000 });
     const silent = await rawServer(() => undefined);
     const pSilent = new VisionStoryProvider({ apiKey: API_KEY, baseUrl: silent.url, blobs, logger, timeoutMs: 200 });
     const errors: unknown[] = [];

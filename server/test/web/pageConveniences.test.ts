@@ -339,6 +339,8 @@ describeInBrowser(`the web page's conveniences${SKIPPED}`, () => {
     await expect(korean.title()).resolves.toBe('아바타 영상');
     await expect(korean.evaluate(`document.documentElement.lang`)).resolves.toBe('ko');
     await expect(korean.getByRole('button', { name: '영상 만들기' }).isVisible()).resolves.toBe(true);
+    // The limits come from GET /config, read after the page has loaded.
+    await korean.locator('#image-hint', { hasText: 'MB' }).waitFor({ timeout: 10_000 });
     await expect(korean.locator('#image-hint').textContent()).resolves.toBe('JPEG, PNG, WebP 또는 HEIC, 최대 10 MB');
     await korean.getByRole('button', { name: '영상 만들기' }).click();
     await expect(korean.locator('#name-error').textContent()).resolves.toBe('강사 이름을 입력하세요.');

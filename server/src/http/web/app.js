@@ -69,6 +69,8 @@ function translatePage() {
 
 function start() {
   translatePage();
+  // The tab speaks the page's language at once; route() names the job once the config is read.
+  document.title = t('page.title');
   // A polite live region outside the sections, so it survives view changes.
   const live = document.createElement('p');
   live.id = 'job-live';
