@@ -170,6 +170,27 @@ describeInBrowser(`the web page${SKIPPED}`, () => {
     await page.close();
   });
 
+  test('a form sent while GET /config is still on its way waits for the limits: an oversized photo is still refused in the page', async () => {
+    const page = await browser.context.newPage();
+    const big = await makeBigFile(media, 10 * 1024 * 1024 + 1, 'jpeg', 'big-face-early');
+    let sent = 0;
+    page.on('request', (r) => {
+      if (r.url().endsWith('/generate-with-tasks')) sent++;
+    });
+    // The server's answer about its limits arrives late (a slow network).
+    await page.route('**/config', async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
+    await page.goto(stack.baseUrl + '/');
+    await fillForm(page, { image: big, audio });
+    await page.getByRole('button', { name: 'Make the video' }).click();
+    await page.locator('#image-error', { hasText: 'larger' }).waitFor({ timeout: 10_000 });
+    await expect(page.locator('#image-error').textContent()).resolves.toBe('The photo is larger than 10 MB.');
+    expect(sent).toBe(0);
+    await page.close();
+  });
+
   test('when the photo cannot be decoded, the job fails in plain words with what to do, and "Try again" starts a new job from the same files', async () => {
     const page = await browser.context.newPage();
     // A real PNG header (640×480, so the upload checks pass) over pixel data that does not inflate.

@@ -15,7 +15,7 @@ import { formatBytes } from './format.mjs';
 import { highlightRecent, loadRecent, startHistory } from './history.mjs';
 import { openJob, showSteps, startJobView, stopJobView, view } from './jobView.mjs';
 import { navigate, setRouter } from './navigation.mjs';
-import { applyConfig, server, t } from './settings.mjs';
+import { applyConfig, configDone, server, t } from './settings.mjs';
 
 function route() {
   const jobId = new URLSearchParams(location.search).get('job');
@@ -39,6 +39,7 @@ async function loadConfig() {
   } catch (_) {
     /* the server checks uploads itself; the page follows jobs by the event stream */
   }
+  configDone();
   translatePage();
   showSteps(server.steps);
   if (server.upload) {

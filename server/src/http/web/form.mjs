@@ -7,7 +7,7 @@ import { $, plainError, showError } from './dom.mjs';
 import { extensionOf, formatBytes } from './format.mjs';
 import { loadRecent } from './history.mjs';
 import { navigate } from './navigation.mjs';
-import { server, t } from './settings.mjs';
+import { configRead, server, t } from './settings.mjs';
 
 /** The same checks the server makes, said in the same words; null when the file is fine. */
 export function checkFile(file, kind) {
@@ -132,11 +132,17 @@ function fieldOfServerError(err) {
 }
 
 let uploading = false;
+let waitingForConfig = false;
 let stopUpload = null;
 
 async function onSubmit(event) {
   event.preventDefault();
-  if (uploading) return;
+  if (uploading || waitingForConfig) return;
+  // A form sent while the page is still reading GET /config is checked by the server's limits
+  // once they are known (a moment), not sent unchecked.
+  waitingForConfig = true;
+  await configRead;
+  waitingForConfig = false;
   showError('form-error', null);
   showError('form-note', null);
   const problems = validateForm();

@@ -20,6 +20,16 @@ export const server = {
   stepLabels: {},
 };
 
+let configSettled;
+/** Resolves once GET /config has answered or failed: the form's checks wait for it. */
+export const configRead = new Promise(function (resolve) {
+  configSettled = resolve;
+});
+/** Says that GET /config has answered or failed. */
+export function configDone() {
+  configSettled();
+}
+
 /** Takes in the answer of GET /config. */
 export function applyConfig(config) {
   server.watch = config.watch || null;
