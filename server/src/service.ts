@@ -22,7 +22,7 @@ import type { AvatarProvider } from './ports/avatarProvider';
 import type { BlobStore } from './ports/blobStore';
 import { msToDuration } from './time';
 import type { JobStore } from './ports/jobStore';
-import { deferredBlobStore, deferredDeviceStore, deferredJobStore, deferredProvider } from './adapters/deferred';
+import { deferredBlobStore, deferredDeviceStore, deferredJobStore, deferredProvider, loadOnce } from './adapters/deferred';
 
 /** The `retry:` hint sent on event streams ended by a shutdown: soon, but not all at once. */
 const SHUTDOWN_RETRY_MS = 1000;
@@ -191,15 +191,13 @@ async function buildAuthenticate(config: AppConfig, warmUps: WarmUps): Promise<A
   // The worker role serves no public route: no need to load firebase-admin for it.
   if (config.auth.kind !== 'firebase' || config.role === 'worker') return undefined;
   // Made on first use (or by the warm-up), like the Firestore adapter: firebase-admin is slow to load.
-  let loading: Promise<Authenticate> | undefined;
-  const ready = (): Promise<Authenticate> =>
-    (loading ??= (async () => {
-      const { createFirebaseAuthenticate } = await import('./http/firebaseAuth');
-      const { initializeApp, getApps } = await import('firebase-admin/app');
-      const { getAuth } = await import('firebase-admin/auth');
-      const app = getApps().find((a) => a.name === '[DEFAULT]') ?? initializeApp({ projectId: config.projectId });
-      return createFirebaseAuthenticate({ auth: getAuth(app) });
-    })());
+  const { ready } = loadOnce(async (): Promise<Authenticate> => {
+    const { createFirebaseAuthenticate } = await import('./http/firebaseAuth');
+    const { initializeApp, getApps } = await import('firebase-admin/app');
+    const { getAuth } = await import('firebase-admin/auth');
+    const app = getApps().find((a) => a.name === '[DEFAULT]') ?? initializeApp({ projectId: config.projectId });
+    return createFirebaseAuthenticate({ auth: getAuth(app) });
+  });
   warmUps.push(ready);
   return async (req) => (await ready())(req);
 }

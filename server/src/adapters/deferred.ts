@@ -17,9 +17,22 @@ export interface Deferred<T> {
 
 type AsyncMethodNames<T> = { [K in keyof T]-?: NonNullable<T[K]> extends (...args: never[]) => Promise<unknown> ? K : never }[keyof T] & string;
 
-function deferred<T extends object>(load: () => Promise<T>, methods: readonly AsyncMethodNames<T>[], own: Partial<T> = {}): Deferred<T> {
+/**
+ * `load` run once for every caller; a failed load is forgotten, so the next caller tries again
+ * (a warm-up that failed on a passing error must not fail every later request).
+ */
+export function loadOnce<T>(load: () => Promise<T>): { ready: () => Promise<T>; loaded: () => Promise<T | undefined> } {
   let loading: Promise<T> | undefined;
-  const ready = (): Promise<T> => (loading ??= load());
+  const ready = (): Promise<T> =>
+    (loading ??= load().catch((err: unknown) => {
+      loading = undefined;
+      throw err;
+    }));
+  return { ready, loaded: async () => loading?.catch(() => undefined) };
+}
+
+function deferred<T extends object>(load: () => Promise<T>, methods: readonly AsyncMethodNames<T>[], own: Partial<T> = {}): Deferred<T> {
+  const { ready, loaded } = loadOnce(load);
   const port: Record<string, unknown> = {};
   for (const name of methods) {
     port[name] = async (...args: unknown[]) => {
@@ -29,7 +42,7 @@ function deferred<T extends object>(load: () => Promise<T>, methods: readonly As
   }
   // close() never loads an adapter just to close it.
   port.close = async () => {
-    const real = (await loading?.catch(() => undefined)) as { close?: () => Promise<void> } | undefined;
+    const real = (await loaded()) as { close?: () => Promise<void> } | undefined;
     await real?.close?.();
   };
   Object.assign(port, own);
