@@ -76,7 +76,7 @@ export function createApp(deps: AppDeps): Express {
 
   const authenticate = deps.authenticate ?? localAuthenticate;
   // Each role loads only the route modules it serves: the worker starts without the upload
-  // path (multer, the media checks), the api without the pipeline's worker routes.
+  // path (the multipart reader, the media checks), the api without the pipeline's worker routes.
   /* eslint-disable @typescript-eslint/no-require-imports */
   if (deps.role !== 'worker') {
     const { generateRoutes } = require('./routes/generate') as typeof import('./routes/generate');

@@ -1,5 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
-import multer, { MulterError, type StorageEngine } from 'multer';
+import type { Request } from 'express';
 import { Readable } from 'node:stream';
 import { InvalidInputError, TooLargeError, ClientAbortedError } from '../domain/errors';
 import { ClientError, isRefusal } from './errors';
@@ -8,6 +7,7 @@ import { uploadKey } from '../domain/blobKeys';
 import { formatBytes } from '../domain/format';
 import { AUDIO_TYPES, IMAGE_TYPES, type UploadLimitValues } from '../domain/uploadRules';
 import type { MediaLimits } from './mediaChecks';
+import { boundaryOf, readMultipart, type MultipartLimits } from './multipart';
 import { SNIFF_BYTES, sniffAudio, sniffImage, type MediaType } from './mediaTypes';
 
 /** One accepted upload, as the route sees it after the storage engine has stored it. */
@@ -30,10 +30,7 @@ export interface UploadContext {
   inFlight: Set<Promise<void>>;
   /** Set by cleanup: a file that starts afterwards is refused at once. */
   closed: boolean;
-  /**
-   * Ends the upload at once with this error, without waiting for the parser to read the rest
-   * of the body (multer drains a failed request to its end before it reports).
-   */
+  /** Ends the upload at once with this error, without reading the rest of the body. */
   fail?: (err: unknown) => void;
 }
 
@@ -102,123 +99,85 @@ function peek(stream: Readable, n: number): Promise<{ head: Buffer; ended: boole
 }
 
 /**
- * A multer storage engine that streams each file straight into the BlobStore: a file is never
- * held whole in memory. The type is decided from the first bytes; the size limit is enforced
- * per field while the bytes flow.
+ * Stores one file part straight into the BlobStore: a file is never held whole in memory. The
+ * type is decided from the first bytes; the size limit is enforced per field while the bytes
+ * flow. Every key it starts is recorded on the context first, so cleanup finds it.
  */
-export class BlobStorageEngine implements StorageEngine {
-  constructor(
-    private readonly blobs: BlobStore,
-    private readonly limits: UploadLimits,
-  ) {}
-
-  _handleFile(req: Request, file: Express.Multer.File, cb: (error?: unknown, info?: Partial<Express.Multer.File>) => void): void {
-    const ctx = req.upload;
-    const work = ctx?.closed ? Promise.reject(new InvalidInputError('upload_closed', 'The upload was already refused')) : this.store(req, file);
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    ctx?.inFlight.add(settled);
-    void settled.then(() => ctx?.inFlight.delete(settled));
-    work.then(
-      (stored) => cb(null, { path: stored.key, size: stored.bytes, mimetype: stored.mime }),
-      (err) => {
-        // Let the parser move on, and end the request now: a refused file must not make the
-        // server read the rest of a body that may be gigabytes long.
-        file.stream.resume();
-        ctx?.fail?.(err);
-        cb(err);
-      },
-    );
+async function storeFile(blobs: BlobStore, limits: UploadLimits, ctx: UploadContext, name: string, stream: Readable): Promise<StoredUpload> {
+  const spec = FIELDS[name as Field];
+  if (!spec) throw new InvalidInputError('unexpected_file', `Unexpected file field "${name}"; send one "image" and one "audio"`);
+  const field = name as Field;
+  if (ctx.stored.has(field) || ctx.startedKeys.has(`field:${field}`)) {
+    throw new InvalidInputError('unexpected_file', `Send one "${field}" file only`);
   }
+  ctx.startedKeys.add(`field:${field}`);
 
-  _removeFile(req: Request, file: Express.Multer.File, cb: (error: Error | null) => void): void {
-    this.blobs.delete(file.path).then(
-      () => {
-        req.upload?.stored.delete(file.fieldname);
-        cb(null);
-      },
-      (err: Error) => cb(err),
-    );
+  const { head, ended } = await peek(stream, SNIFF_BYTES);
+  if (head.length === 0) throw new InvalidInputError('empty_file', `The ${field} file is empty`);
+  const type: MediaType | null = spec.sniff(head);
+  if (!type) {
+    throw new ClientError(415, 'unsupported_media_type', `The ${field} must be ${spec.accepted}; this file's contents are not`);
   }
-
-  private async store(req: Request, file: Express.Multer.File): Promise<StoredUpload> {
-    const ctx = req.upload;
-    if (!ctx) throw new Error('upload context missing');
-    const field = file.fieldname as Field;
-    const spec = FIELDS[field];
-    if (!spec) throw new InvalidInputError('unexpected_file', `Unexpected file field "${file.fieldname}"; send "image" and "audio"`);
-    if (ctx.stored.has(field) || ctx.startedKeys.has(`field:${field}`)) {
-      throw new InvalidInputError('unexpected_file', `Send one "${field}" file only`);
+  const key = uploadKey(ctx.jobId, field, type.ext);
+  ctx.startedKeys.add(key);
+  const source = ended ? Readable.from([head]) : stream;
+  const maxBytes = spec.limit(limits);
+  try {
+    const result = await blobs.putStream(key, source, { maxBytes, contentType: type.mime, sha256: false });
+    const stored: StoredUpload = { field, key, mime: type.mime, bytes: result.bytes };
+    ctx.stored.set(field, stored);
+    return stored;
+  } catch (err) {
+    if (err instanceof TooLargeError && err.code === 'file_too_large') {
+      throw new TooLargeError('file_too_large', `The ${field} file is larger than ${formatBytes(maxBytes)}`);
     }
-    ctx.startedKeys.add(`field:${field}`);
-
-    const { head, ended } = await peek(file.stream, SNIFF_BYTES);
-    if (head.length === 0) throw new InvalidInputError('empty_file', `The ${field} file is empty`);
-    const type: MediaType | null = spec.sniff(head);
-    if (!type) {
-      throw new ClientError(415, 'unsupported_media_type', `The ${field} must be ${spec.accepted}; this file's contents are not`);
-    }
-    const key = uploadKey(ctx.jobId, field, type.ext);
-    ctx.startedKeys.add(key);
-    const source = ended ? Readable.from([head]) : file.stream;
-    const maxBytes = spec.limit(this.limits);
-    try {
-      const result = await this.blobs.putStream(key, source, { maxBytes, contentType: type.mime, sha256: false });
-      const stored: StoredUpload = { field, key, mime: type.mime, bytes: result.bytes };
-      ctx.stored.set(field, stored);
-      return stored;
-    } catch (err) {
-      if (err instanceof TooLargeError && err.code === 'file_too_large') {
-        throw new TooLargeError('file_too_large', `The ${field} file is larger than ${formatBytes(maxBytes)}`);
-      }
-      throw err;
-    }
+    throw err;
   }
 }
 
-/** Multer with limits that match the product's; the storage engine enforces per-field sizes. */
-export function createUploadMiddleware(blobs: BlobStore, limits: UploadLimits) {
-  return multer({
-    storage: new BlobStorageEngine(blobs, limits),
-    limits: {
-      files: 2,
-      fields: 8,
-      parts: 10,
-      fieldSize: Math.max(limits.bioMaxChars, limits.nameMaxChars) * 4 + 16,
-      fileSize: Math.max(limits.imageMaxBytes, limits.audioMaxBytes),
-      headerPairs: 100,
-    },
-  }).fields([
-    { name: 'image', maxCount: 1 },
-    { name: 'audio', maxCount: 1 },
-  ]);
+/** The form around the two files: a few short text fields. */
+function formLimits(limits: UploadLimits): MultipartLimits {
+  return {
+    fields: 8,
+    parts: 10,
+    // UTF-8 takes up to 4 bytes a character; the schema checks characters afterwards.
+    fieldBytes: Math.max(limits.bioMaxChars, limits.nameMaxChars) * 4 + 16,
+    nameChars: 100,
+    headerBytes: 16 * 1024,
+  };
 }
 
 /**
- * Runs the upload middleware and resolves when every file is stored. Rejects as soon as a file
- * is refused (type, size), when no byte arrives for `idleTimeoutMs`, or when the client goes
- * away (ClientAbortedError), without waiting for the rest of the body.
+ * Reads the upload's form: text fields into `req.body`, each file into the BlobStore as it
+ * arrives. Resolves when the body has been read and every file is stored. Rejects as soon as a
+ * file is refused (type, size), when no byte arrives for `idleTimeoutMs`, or when the client
+ * goes away (ClientAbortedError), without reading the rest of the body.
  */
 export function receiveUpload(
   req: Request,
-  res: Response,
-  middleware: RequestHandler,
-  options: { limits: UploadLimits; idleTimeoutMs: number },
+  options: { blobs: BlobStore; limits: UploadLimits; idleTimeoutMs: number },
 ): Promise<void> {
   const ctx = req.upload;
   if (!ctx) return Promise.reject(new Error('upload context missing'));
+  const boundary = boundaryOf(req.headers['content-type']);
+  if (!boundary) return Promise.reject(new InvalidInputError('bad_multipart', 'The upload is not valid multipart/form-data: its Content-Type names no boundary'));
   return new Promise<void>((resolve, reject) => {
     let settled = false;
+    const fields: [string, string][] = [];
     const finish = (err?: unknown): void => {
       if (settled) return;
       settled = true;
       req.off('timeout', onIdle);
       req.off('close', onClose);
       if (options.idleTimeoutMs > 0) req.setTimeout(0);
-      if (err) reject(err);
-      else resolve();
+      if (err) {
+        reader.stop(err instanceof Error ? err : new Error(String(err)));
+        reject(translateUploadError(err, req));
+        return;
+      }
+      // Object.fromEntries defines own properties: a field named "__proto__" stays a field.
+      req.body = Object.fromEntries(fields);
+      resolve();
     };
     // The socket's idle timer: during an upload the server writes nothing, so it measures the
     // time since the client last sent a byte.
@@ -229,42 +188,46 @@ export function receiveUpload(
     const onClose = (): void => {
       if (!req.complete) finish(new ClientAbortedError());
     };
-    ctx.fail = (err) => finish(translateMulterError(err, options.limits, req));
+    ctx.fail = (err) => finish(err);
+
+    const reader = readMultipart(req, boundary, formLimits(options.limits), {
+      onField: (name, value) => {
+        if (fields.some(([n]) => n === name)) throw new InvalidInputError('unexpected_field', `Send the field "${name}" once`);
+        fields.push([name, value]);
+      },
+      onFile: ({ name, stream }) => {
+        const work = ctx.closed
+          ? Promise.reject(new InvalidInputError('upload_closed', 'The upload was already refused'))
+          : storeFile(options.blobs, options.limits, ctx, name, stream);
+        const settledWork = work.then(
+          () => undefined,
+          () => undefined,
+        );
+        ctx.inFlight.add(settledWork);
+        void settledWork.then(() => ctx.inFlight.delete(settledWork));
+        // A refused file ends the upload now: the rest of a body that may be gigabytes long is
+        // not read.
+        work.catch((err: unknown) => finish(err));
+      },
+    });
     if (options.idleTimeoutMs > 0) req.setTimeout(options.idleTimeoutMs, onIdle);
     req.on('close', onClose);
-    middleware(req, res, (err?: unknown) => finish(err ? translateMulterError(err, options.limits, req) : undefined));
+    reader.done.then(
+      // Every file part has ended; wait for the stores to finish writing them.
+      async () => {
+        while (ctx.inFlight.size > 0) await Promise.all(ctx.inFlight);
+        finish();
+      },
+      (err: unknown) => finish(err),
+    );
   });
 }
 
-/** Multer's own errors, said in the product's words. */
-export function translateMulterError(err: unknown, limits: UploadLimits, req?: Request): unknown {
+/** What went wrong reading an upload, said in the product's words. */
+export function translateUploadError(err: unknown, req?: Request): unknown {
   // Whatever the parser says about a body that stopped half-way, the client left.
   if (req && !req.complete && (req.destroyed || req.socket?.destroyed) && !isRefusal(err)) {
     return new ClientAbortedError(undefined, { cause: err });
   }
-  if (!(err instanceof MulterError)) {
-    if (err instanceof Error && /Unexpected end of form|Malformed part header|Multipart: Boundary not found/i.test(err.message)) {
-      return new InvalidInputError('bad_multipart', `The upload is not valid multipart/form-data: ${err.message}`);
-    }
-    return err;
-  }
-  switch (err.code) {
-    case 'LIMIT_FILE_SIZE': {
-      const field = err.field === 'image' ? 'image' : 'audio';
-      const max = field === 'image' ? limits.imageMaxBytes : limits.audioMaxBytes;
-      return new TooLargeError('file_too_large', `The ${field} file is larger than ${formatBytes(max)}`);
-    }
-    case 'LIMIT_UNEXPECTED_FILE':
-      return new InvalidInputError('unexpected_file', `Unexpected file field "${err.field}"; send one "image" and one "audio"`);
-    case 'LIMIT_FILE_COUNT':
-      return new InvalidInputError('unexpected_file', 'Send exactly two files: one "image" and one "audio"');
-    case 'LIMIT_FIELD_VALUE':
-      return new InvalidInputError('field_too_long', `The field "${err.field}" is too long`);
-    case 'LIMIT_FIELD_COUNT':
-    case 'LIMIT_PART_COUNT':
-    case 'LIMIT_FIELD_KEY':
-      return new InvalidInputError('too_many_fields', 'The form has too many or too long fields');
-    default:
-      return new InvalidInputError('bad_upload', err.message);
-  }
+  return err;
 }

@@ -10,7 +10,7 @@ import type { BlobStore } from '../../ports/blobStore';
 import type { WebhookSender } from '../../ports/webhookSender';
 import { authMiddleware, isValidUserId, type Authenticate } from '../auth';
 import { checkUploadedMedia } from '../mediaChecks';
-import { createUploadMiddleware, maxUploadBodyBytes, newUploadContext, receiveUpload, type UploadLimits } from '../upload';
+import { maxUploadBodyBytes, newUploadContext, receiveUpload, type UploadLimits } from '../upload';
 import { jobLinks, publicBaseUrl } from './links';
 
 export interface GenerateDeps {
@@ -70,7 +70,6 @@ const KNOWN_FIELDS = new Set(['instructorName', 'instructorBio', 'userId', 'call
  */
 export function generateRoutes(deps: GenerateDeps): Router {
   const router = Router();
-  const upload = createUploadMiddleware(deps.blobs, deps.limits);
   const schema = fieldsSchema(deps.limits);
 
   const maxBodyBytes = maxUploadBodyBytes(deps.limits);
@@ -108,7 +107,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
       // Refuse early, before any byte is stored, when the caller is already at the limit.
       await checkActiveLimit(deps.jobs, req.caller!.uid);
 
-      await receiveUpload(req, res, upload, { limits: deps.limits, idleTimeoutMs: deps.uploadIdleTimeoutMs });
+      await receiveUpload(req, { blobs: deps.blobs, limits: deps.limits, idleTimeoutMs: deps.uploadIdleTimeoutMs });
 
       const body = (req.body ?? {}) as Record<string, unknown>;
       const unknown = Object.keys(body).filter((k) => !KNOWN_FIELDS.has(k));
