@@ -7,10 +7,13 @@ import type { Readable } from 'node:stream';
  *
  * Answers null when the bytes hold no readable sound (not audio, or cut before its first frame).
  */
+// Loaded with the first upload (the worker role never needs it), and once: a dynamic import()
+// goes through the module loader's resolution on every call.
+let musicMetadata: Promise<typeof import('music-metadata')> | undefined;
+
 export async function audioLengthSec(source: Readable | string, sizeBytes?: number): Promise<number | null> {
   try {
-    // Loaded with the first upload: the worker role never needs it.
-    const mm = await import('music-metadata');
+    const mm = await (musicMetadata ??= import('music-metadata'));
     const options = { duration: true, skipCovers: true, skipPostHeaders: true };
     // A file on disk is read where its headers are (a WAV's 30 MB of samples are skipped, not
     // read); a stream (Cloud Storage) is read through.

@@ -94,15 +94,30 @@ async function checkAudio(blobs: BlobStore, audio: StoredUpload, limits: MediaLi
 }
 
 /**
+ * Starts checking one stored file at once, while the rest of the form may still be arriving (the
+ * photo comes first: its check overlaps the recording's upload). A failure is kept for whoever
+ * awaits the answer, never left unhandled: an upload refused for another reason drops it.
+ */
+export function startMediaCheck(blobs: BlobStore, file: StoredUpload, limits: MediaLimits, log?: Logger): Promise<number | undefined> {
+  const check = file.field === 'image' ? checkImage(blobs, file, limits, log).then(() => undefined) : checkAudio(blobs, file, limits, log);
+  check.catch(() => undefined);
+  return check;
+}
+
+/**
  * Refuses (ClientError 400/415) a photo or a recording that cannot make a good video; answers the
- * recording's length, which predictive polling uses to forecast the provider's render time.
+ * recording's length, which predictive polling uses to forecast the provider's render time. A
+ * check already started by {@link startMediaCheck} is awaited, not made again; the photo's
+ * refusal is said first.
  */
 export async function checkUploadedMedia(
   blobs: BlobStore,
   files: { image: StoredUpload; audio: StoredUpload },
   limits: MediaLimits,
   log?: Logger,
+  started: { image?: Promise<number | undefined>; audio?: Promise<number | undefined> } = {},
 ): Promise<{ audioDurationSec: number }> {
-  await checkImage(blobs, files.image, limits, log);
-  return { audioDurationSec: await checkAudio(blobs, files.audio, limits, log) };
+  const audio = started.audio ?? startMediaCheck(blobs, files.audio, limits, log);
+  await (started.image ?? checkImage(blobs, files.image, limits, log));
+  return { audioDurationSec: (await audio)! };
 }

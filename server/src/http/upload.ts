@@ -155,7 +155,13 @@ function formLimits(limits: UploadLimits): MultipartLimits {
  */
 export function receiveUpload(
   req: Request,
-  options: { blobs: BlobStore; limits: UploadLimits; idleTimeoutMs: number },
+  options: {
+    blobs: BlobStore;
+    limits: UploadLimits;
+    idleTimeoutMs: number;
+    /** Told of each file as soon as it is stored, while the rest of the form may still arrive. */
+    onStored?: (file: StoredUpload) => void;
+  },
 ): Promise<void> {
   const ctx = req.upload;
   if (!ctx) return Promise.reject(new Error('upload context missing'));
@@ -207,7 +213,10 @@ export function receiveUpload(
         void settledWork.then(() => ctx.inFlight.delete(settledWork));
         // A refused file ends the upload now: the rest of a body that may be gigabytes long is
         // not read.
-        work.catch((err: unknown) => finish(err));
+        work.then(
+          (stored) => options.onStored?.(stored),
+          (err: unknown) => finish(err),
+        );
       },
     });
     if (options.idleTimeoutMs > 0) req.setTimeout(options.idleTimeoutMs, onIdle);

@@ -9,7 +9,7 @@ import { checkActiveLimit, createJob, type JobsDeps } from '../../pipeline/creat
 import type { BlobStore } from '../../ports/blobStore';
 import type { WebhookSender } from '../../ports/webhookSender';
 import { authMiddleware, isValidUserId, type Authenticate } from '../auth';
-import { checkUploadedMedia } from '../mediaChecks';
+import { checkUploadedMedia, startMediaCheck } from '../mediaChecks';
 import { maxUploadBodyBytes, newUploadContext, receiveUpload, type UploadLimits } from '../upload';
 import { jobLinks, publicBaseUrl } from './links';
 
@@ -73,6 +73,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
   const schema = fieldsSchema(deps.limits);
 
   const maxBodyBytes = maxUploadBodyBytes(deps.limits);
+  const mediaLimits = deps.limits.media ?? DEFAULT_UPLOAD_LIMITS.media;
 
   const cleanup = async (req: Request): Promise<void> => {
     const ctx = req.upload;
@@ -107,7 +108,17 @@ export function generateRoutes(deps: GenerateDeps): Router {
       // Refuse early, before any byte is stored, when the caller is already at the limit.
       await checkActiveLimit(deps.jobs, req.caller!.uid);
 
-      await receiveUpload(req, { blobs: deps.blobs, limits: deps.limits, idleTimeoutMs: deps.uploadIdleTimeoutMs });
+      // Each file's check starts as soon as it is stored: the photo's runs while the recording
+      // is still arriving.
+      const checks: { image?: Promise<number | undefined>; audio?: Promise<number | undefined> } = {};
+      await receiveUpload(req, {
+        blobs: deps.blobs,
+        limits: deps.limits,
+        idleTimeoutMs: deps.uploadIdleTimeoutMs,
+        onStored: (file) => {
+          checks[file.field] = startMediaCheck(deps.blobs, file, mediaLimits, req.log);
+        },
+      });
 
       const body = (req.body ?? {}) as Record<string, unknown>;
       const unknown = Object.keys(body).filter((k) => !KNOWN_FIELDS.has(k));
@@ -121,7 +132,7 @@ export function generateRoutes(deps: GenerateDeps): Router {
       const audio = req.upload!.stored.get('audio');
       if (!image) throw new InvalidInputError('missing_file', 'The "image" file is missing');
       if (!audio) throw new InvalidInputError('missing_file', 'The "audio" file is missing');
-      const { audioDurationSec } = await checkUploadedMedia(deps.blobs, { image, audio }, deps.limits.media ?? DEFAULT_UPLOAD_LIMITS.media, req.log);
+      const { audioDurationSec } = await checkUploadedMedia(deps.blobs, { image, audio }, mediaLimits, req.log, checks);
 
       const callbackUrl = await validateCallbackUrl(parsed.data.callbackUrl, deps.webhooks);
 
