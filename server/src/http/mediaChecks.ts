@@ -4,7 +4,7 @@ import { ClientError } from './errors';
 import { readImageHeader } from '../pipeline/prepareMedia';
 import type { UploadLimitValues } from '../domain/uploadRules';
 import type { BlobStore } from '../ports/blobStore';
-import { audioLengthSec } from './audioLength';
+import { audioLengthSec, wavLengthSec } from './audioLength';
 import type { StoredUpload } from './upload';
 
 /**
@@ -68,7 +68,10 @@ async function checkImage(blobs: BlobStore, image: StoredUpload, limits: MediaLi
 async function checkAudio(blobs: BlobStore, audio: StoredUpload, limits: MediaLimits, log?: Logger): Promise<number> {
   let seconds: number | null = null;
   try {
-    seconds = await audioLengthSec(blobs.localPath ? blobs.localPath(audio.key) : await blobs.openRead(audio.key), audio.bytes);
+    // A WAV says its length in its first bytes, which the upload kept: no read of the file, no
+    // wait behind the other uploads' disk work. Other recordings are read from the store.
+    const fromHead = audio.head && audio.mime === 'audio/wav' ? wavLengthSec(audio.head, audio.bytes) : undefined;
+    seconds = fromHead !== undefined ? fromHead : await audioLengthSec(blobs.localPath ? blobs.localPath(audio.key) : await blobs.openRead(audio.key), audio.bytes);
     if (seconds === null) log?.info({ message: 'uploaded audio has no sound to read', type: audio.mime });
   } catch (err) {
     log?.info({ message: 'uploaded audio unreadable', error: err instanceof Error ? err.message : String(err) });

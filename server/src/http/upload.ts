@@ -7,6 +7,7 @@ import { uploadKey } from '../domain/blobKeys';
 import { formatBytes } from '../domain/format';
 import { AUDIO_TYPES, IMAGE_TYPES, type UploadLimitValues } from '../domain/uploadRules';
 import type { MediaLimits } from './mediaChecks';
+import { AUDIO_HEAD_BYTES } from './audioLength';
 import { boundaryOf, readMultipart, type MultipartLimits } from './multipart';
 import { SNIFF_BYTES, sniffAudio, sniffImage, type MediaType } from './mediaTypes';
 
@@ -16,6 +17,8 @@ export interface StoredUpload {
   key: string;
   mime: string;
   bytes: number;
+  /** A recording's first bytes (up to AUDIO_HEAD_BYTES), read anyway on the way to the store: a WAV's length is in them. */
+  head?: Buffer;
 }
 
 /** The upload limits (domain/uploadRules.ts); `media` (checked after the upload) defaults when absent. */
@@ -112,7 +115,7 @@ async function storeFile(blobs: BlobStore, limits: UploadLimits, ctx: UploadCont
   }
   ctx.startedKeys.add(`field:${field}`);
 
-  const { head, ended } = await peek(stream, SNIFF_BYTES);
+  const { head, ended } = await peek(stream, field === 'audio' ? AUDIO_HEAD_BYTES : SNIFF_BYTES);
   if (head.length === 0) throw new InvalidInputError('empty_file', `The ${field} file is empty`);
   const type: MediaType | null = spec.sniff(head);
   if (!type) {
@@ -124,7 +127,7 @@ async function storeFile(blobs: BlobStore, limits: UploadLimits, ctx: UploadCont
   const maxBytes = spec.limit(limits);
   try {
     const result = await blobs.putStream(key, source, { maxBytes, contentType: type.mime, sha256: false });
-    const stored: StoredUpload = { field, key, mime: type.mime, bytes: result.bytes };
+    const stored: StoredUpload = { field, key, mime: type.mime, bytes: result.bytes, ...(field === 'audio' ? { head } : {}) };
     ctx.stored.set(field, stored);
     return stored;
   } catch (err) {

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { audioLengthSec } from '../../src/http/audioLength';
+import { AUDIO_HEAD_BYTES, audioLengthSec, wavLengthSec } from '../../src/http/audioLength';
 import { ffmpegPath } from '../../src/adapters/localRender/ffmpeg';
 import { probe } from '../support/media';
 
@@ -77,5 +77,63 @@ describe('reading how long a recording lasts without ffprobe', () => {
     const cut = path.join(dir, 'cut.m4a');
     await writeFile(cut, (await readFile(whole)).subarray(0, 3000));
     await expect(lengthOf(cut)).rejects.toThrow();
+  }, 30_000);
+});
+
+describe("a WAV's length read from the first bytes the upload kept", () => {
+  const headOf = async (file: string): Promise<{ head: Buffer; bytes: number }> => {
+    const whole = await readFile(file);
+    return { head: whole.subarray(0, AUDIO_HEAD_BYTES), bytes: whole.length };
+  };
+  const durationOf = async (file: string): Promise<number> => {
+    const probed = await probe(file);
+    return probed.streams.find((s) => s.codecType === 'audio')!.durationSec ?? probed.durationSec!;
+  };
+
+  test.each([
+    ['16-bit PCM', ['-c:a', 'pcm_s16le']],
+    ['24-bit stereo PCM', ['-c:a', 'pcm_s24le', '-ac', '2']],
+    ['8-bit PCM', ['-c:a', 'pcm_u8']],
+    ['32-bit float', ['-c:a', 'pcm_f32le']],
+    ['PCM with a broadcast (bext) chunk before its data', ['-c:a', 'pcm_s16le', '-write_bext', '1']],
+  ])('%s: as long as ffprobe and the file reader say', async (_what, args) => {
+    const file = await encode(`head-${args.join('')}.wav`, 6.2, args);
+    const { head, bytes } = await headOf(file);
+    const seconds = wavLengthSec(head, bytes);
+    expect(seconds).toBeCloseTo(await durationOf(file), 3);
+    expect(seconds).toBeCloseTo((await audioLengthSec(file))!, 3);
+  }, 30_000);
+
+  test('a WAV cut halfway lasts as long as the samples it really holds', async () => {
+    const file = await encode('head-cut-source.wav', 4, ['-c:a', 'pcm_s16le']);
+    const whole = await readFile(file);
+    const cut = path.join(dir, 'head-cut.wav');
+    await writeFile(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const { head, bytes } = await headOf(cut);
+    expect(wavLengthSec(head, bytes)).toBeCloseTo(await durationOf(cut), 2);
+    expect(wavLengthSec(head, bytes)).toBeCloseTo(2, 1);
+  }, 30_000);
+
+  test('a header with no sample after it is no sound', async () => {
+    const file = await encode('head-empty-source.wav', 1, ['-c:a', 'pcm_s16le']);
+    const whole = await readFile(file);
+    const header = whole.subarray(0, whole.indexOf('data') + 8);
+    expect(wavLengthSec(header, header.length)).toBeNull();
+  }, 30_000);
+
+  test('what it cannot read for sure is left to the file reader (undefined)', async () => {
+    const adpcm = await encode('head-adpcm.wav', 2, ['-c:a', 'adpcm_ms']);
+    const { head, bytes } = await headOf(adpcm);
+    expect(wavLengthSec(head, bytes)).toBeUndefined();
+    // A data chunk that starts beyond the kept bytes (a large chunk in front of it).
+    const pcm = await readFile(await encode('head-far-source.wav', 1, ['-c:a', 'pcm_s16le']));
+    const junk = Buffer.alloc(8 + AUDIO_HEAD_BYTES);
+    junk.write('JUNK', 0, 'latin1');
+    junk.writeUInt32LE(AUDIO_HEAD_BYTES, 4);
+    const dataAt = pcm.indexOf('data');
+    const far = Buffer.concat([pcm.subarray(0, dataAt), junk, pcm.subarray(dataAt)]);
+    far.writeUInt32LE(far.length - 8, 4);
+    expect(wavLengthSec(far.subarray(0, AUDIO_HEAD_BYTES), far.length)).toBeUndefined();
+    expect(wavLengthSec(Buffer.from('ID3 not a wave at all'), 100)).toBeUndefined();
   }, 30_000);
 });

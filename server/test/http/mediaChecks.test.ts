@@ -84,3 +84,16 @@ test('a started check nobody awaits (the upload was refused for another reason) 
     process.off('unhandledRejection', onUnhandled);
   }
 });
+
+test("a WAV's length comes from the first bytes the upload kept, with no read of the stored file", async () => {
+  const { readFile } = await import('node:fs/promises');
+  const whole = await readFile(blobs.localPath(goodAudio.key));
+  // The same recording's first bytes, for a key that holds no file: reading it would fail.
+  const kept: StoredUpload = { ...goodAudio, key: 'uploads/j/not-there.wav', head: whole.subarray(0, 4096) };
+  const { audioDurationSec } = await checkUploadedMedia(blobs, { image: goodImage, audio: kept }, limits);
+  expect(audioDurationSec).toBeCloseTo(2, 2);
+  // Without the kept bytes the file is read, and there is none.
+  await expect(checkUploadedMedia(blobs, { image: goodImage, audio: { ...kept, head: undefined } }, limits)).rejects.toMatchObject({
+    code: 'unreadable_audio',
+  });
+});
