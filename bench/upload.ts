@@ -2,7 +2,7 @@ import { CloudTasksClient } from '@google-cloud/tasks';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startCloudTasksEmulator } from '../server/src/cloudTasksEmulator';
+import { credentials } from '@grpc/grpc-js';
 import { makeBigFile, makeTestAudio, makeTestImage } from '../server/test/support/media';
 import { MB, RssSampler, readCpuMs, fmt, median, postMultipart, removeDir, sleep, startChild, steadyRss, stopChild, type BenchRow, type Child, type FilePart } from './support';
 
@@ -34,8 +34,8 @@ interface RunResult {
  * piping the same bodies to disk, side by side.
  *
  * Keeping the job pipeline out of the measured process: the service runs as SERVICE_ROLE=api
- * with CLOUD_TASKS_EMULATOR_HOST pointing at a Cloud Tasks emulator that lives in this
- * (the benchmark's) process, and whose queue is created PAUSED before the service starts
+ * with CLOUD_TASKS_EMULATOR_HOST pointing at a Cloud Tasks emulator in a process of its own,
+ * whose queue is created PAUSED before the service starts
  * (ensureQueue only updates retry and rate settings, never the state). So each upload still
  * does all it does in production (stream to blobs, create the job, create its first task over
  * gRPC) but no worker, ffmpeg render or dispatch runs in the service while its RSS is sampled.
@@ -53,8 +53,11 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
   const plainDir = path.join(dir, 'plain-bodies');
   await fs.mkdir(plainDir, { recursive: true });
 
-  const emulator = await startCloudTasksEmulator({ dbPath: ':memory:' });
-  const client = new CloudTasksClient({ ...emulator.endpoint });
+  // The emulator runs in a process of its own, as Cloud Tasks is Google's in production: inside
+  // this process its answer to each upload's createTask waited behind the 16 clients' sending.
+  const emulator = await startChild('emulatorChild.ts', { ...process.env });
+  const emulatorPort = Number(emulator.info.port);
+  const client = new CloudTasksClient({ apiEndpoint: '127.0.0.1', port: emulatorPort, sslCreds: credentials.createInsecure() });
   let service: Child | undefined;
   let plain: Child | undefined;
   try {
@@ -87,7 +90,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
       PORT: '0',
       HOST: '127.0.0.1',
       SERVICE_ROLE: 'api',
-      CLOUD_TASKS_EMULATOR_HOST: `127.0.0.1:${emulator.port}`,
+      CLOUD_TASKS_EMULATOR_HOST: `127.0.0.1:${emulatorPort}`,
       MAX_ACTIVE_JOBS_PER_USER: '1000',
     });
     plain = await startChild('plainServerChild.ts', { ...baseEnv, DIR: plainDir });
@@ -203,7 +206,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
   } finally {
     await Promise.all([stopChild(service), stopChild(plain)]);
     await client.close().catch(() => undefined);
-    await emulator.close();
+    await stopChild(emulator);
     await removeDir(dir);
   }
 }
