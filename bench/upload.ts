@@ -95,8 +95,8 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     });
     plain = await startChild('plainServerChild.ts', { ...baseEnv, DIR: plainDir });
 
-    // Warm-up: one small upload each, so code loaded lazily on the first request (multer,
-    // busboy, the gRPC channel) is part of the baseline, not of the rise.
+    // Warm-up: one small upload each, so code loaded lazily on the first request (sharp,
+    // music-metadata, the gRPC channel) is part of the baseline, not of the rise.
     for (const target of [service, plain]) {
       const res = await postMultipart(`${target.url}/generate-with-tasks`, { instructorName: 'Warm Up' }, smallParts, { 'X-User-Id': 'bench-warmup' });
       if (res.status !== 202) throw new Error(`warm-up upload answered ${res.status}: ${res.body}`);
