@@ -17,7 +17,7 @@ export interface StoredUpload {
   key: string;
   mime: string;
   bytes: number;
-  /** A recording's first bytes (up to AUDIO_HEAD_BYTES), read anyway on the way to the store: a WAV's length is in them. */
+  /** A recording's first bytes (AUDIO_HEAD_BYTES or more, or all of a shorter file), read anyway on the way to the store: a WAV's length is in them. */
   head?: Buffer;
 }
 
