@@ -53,11 +53,15 @@ const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
 /** What a file part buffers before the request is paused: a few of the socket's chunks. */
 const FILE_BUFFER_BYTES = 256 * 1024;
-/** Below this size a chunk is simply joined to the bytes held back; above it, it is not copied. */
+/** Held-back bytes shorter than this are copied out of the chunk they came from, so a few bytes never keep a large chunk alive. */
 const SMALL_CHUNK = 4096;
 
 function badForm(detail: string): InvalidInputError {
   return new InvalidInputError('bad_multipart', `The upload is not valid multipart/form-data: ${detail}`);
+}
+
+function tooManyFields(): InvalidInputError {
+  return new InvalidInputError('too_many_fields', 'The form has too many or too long fields');
 }
 
 /** The boundary of a `multipart/form-data` Content-Type, or null. */
@@ -117,7 +121,7 @@ function parsePartHeaders(block: string, limits: MultipartLimits): PartHead {
   if (type !== 'form-data') throw badForm(`a part's Content-Disposition is "${type}", not form-data`);
   const name = params.get('name');
   if (name === undefined) throw badForm('a part has no name');
-  if (name.length > limits.nameChars) throw new InvalidInputError('too_many_fields', 'The form has too many or too long fields');
+  if (name.length > limits.nameChars) throw tooManyFields();
   const star = params.get('filename*');
   const filename = star !== undefined ? extendedValue(star) : (params.get('filename') ?? null);
   return { name, filename, declaredType };
@@ -199,10 +203,10 @@ export function readMultipart(req: Readable, boundary: string, limits: Multipart
 
   const beginPart = (head: PartHead): void => {
     parts += 1;
-    if (parts > limits.parts) throw new InvalidInputError('too_many_fields', 'The form has too many or too long fields');
+    if (parts > limits.parts) throw tooManyFields();
     if (head.filename === null) {
       fields += 1;
-      if (fields > limits.fields) throw new InvalidInputError('too_many_fields', 'The form has too many or too long fields');
+      if (fields > limits.fields) throw tooManyFields();
       field = { name: head.name, chunks: [], bytes: 0 };
       return;
     }
@@ -263,11 +267,8 @@ export function readMultipart(req: Readable, boundary: string, limits: Multipart
         case 'headers': {
           // A part with no header at all starts with its blank line.
           const end = buf.length - pos >= 2 && buf[pos] === 13 && buf[pos + 1] === 10 ? pos - 2 : buf.indexOf(HEADER_END, pos);
-          if (end === -1) {
-            if (buf.length - pos > limits.headerBytes) throw badForm('a part\'s headers are too long');
-            return buf.subarray(pos);
-          }
-          if (end - pos > limits.headerBytes) throw badForm('a part\'s headers are too long');
+          if ((end === -1 ? buf.length : end) - pos > limits.headerBytes) throw badForm("a part's headers are too long");
+          if (end === -1) return buf.subarray(pos);
           const block = end < pos ? '' : buf.toString('utf8', pos, end);
           state = 'body';
           pos = end + 4;
