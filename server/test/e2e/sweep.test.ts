@@ -262,6 +262,16 @@ describe('after a crash or a restart', () => {
     try {
       const jobs: string[] = [];
       for (let i = 0; i < 3; i += 1) jobs.push((await upload(first.baseUrl, { image, audio, instructorName: `Moved ${i}` })).body.jobId);
+      // Once every video is requested, the queue is paused: each job's next poll then waits in the
+      // queue, holding the old worker URL, however slowly this machine notices the renders end.
+      // (A poll already on its way may still finish a job whose render is done, hence "at least one".)
+      for (const deadline = Date.now() + 60_000; ; ) {
+        const requested = await Promise.all(jobs.map((id) => first.service.store.get(id)));
+        if (requested.every((j) => j?.provider.videoId)) break;
+        if (Date.now() > deadline) throw new Error('the videos were not all requested');
+        await pause(50);
+      }
+      await first.service.queue.client.pauseQueue({ name: first.service.queue.queuePath });
       for (const jobId of jobs) {
         for (const deadline = Date.now() + 60_000; ; ) {
           const job = await first.service.store.get(jobId);
@@ -271,13 +281,18 @@ describe('after a crash or a restart', () => {
           await pause(100);
         }
       }
-      // At least the last job is still waiting for its next poll (3 s away) as the stack stops.
+      // The last video asked for was still rendering when the queue paused: its job is waiting.
       const waiting = await Promise.all(jobs.map((id) => first.service.store.get(id)));
       expect(waiting.filter((j) => j?.status === 'processing').length).toBeGreaterThanOrEqual(1);
       await first.close({ keepData: true });
 
       second = await startTestStack({ env, dataDir: first.dataDir });
       expect(second.service.port).not.toBe(first.service.port);
+      // The paused state was kept with the queue; the tasks were re-pointed as the emulator started.
+      const queued = (await second.service.queue.client.listTasks({ parent: second.service.queue.queuePath }))[0];
+      expect(queued.length).toBeGreaterThanOrEqual(1);
+      for (const task of queued) expect(task.httpRequest?.url).toContain(`:${second.service.port}/`);
+      await second.service.queue.client.resumeQueue({ name: second.service.queue.queuePath });
       for (const jobId of jobs) {
         const job = await waitForJob(second.baseUrl, jobId, undefined, 90000); // three renders, one at a time, on a busy machine
         expect(job.status).toBe('completed');
