@@ -83,15 +83,25 @@ export class LocalBlobStore implements BlobStore {
   async putStream(key: string, stream: Readable, options: PutOptions = {}): Promise<PutResult> {
     const target = this.localPath(key);
     await fs.mkdir(path.dirname(target), { recursive: true });
-    const temp = `${target}.${randomUUID()}.part`;
+    const id = randomUUID();
+    const temp = `${target}.${id}.part`;
+    const metaTemp = `${target}.meta.json.${id}.part`;
     const meter = watchBytes(stream, options.maxBytes, { sha256: options.sha256 });
+    // The sidecar is written while the bytes arrive, not after them: once the last byte is on
+    // disk only two renames remain (each a turn of libuv's pool, behind other uploads' writes).
+    // It is rewritten on every put, so an overwrite never keeps an old content type, and it is
+    // renamed into place before the data, so a blob is never seen with a sidecar older than it.
+    const written = await Promise.allSettled([
+      pipeline(stream, createWriteStream(temp, { highWaterMark: 256 * 1024 })),
+      fs.writeFile(metaTemp, JSON.stringify({ contentType: options.contentType ?? null })),
+    ]);
     try {
-      await pipeline(stream, createWriteStream(temp, { highWaterMark: 256 * 1024 }));
-      // The sidecar is rewritten on every put, so an overwrite never keeps an old content type.
-      await fs.writeFile(`${target}.meta.json`, JSON.stringify({ contentType: options.contentType ?? null }));
+      const failed = written.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      await fs.rename(metaTemp, `${target}.meta.json`);
       await fs.rename(temp, target);
     } catch (err) {
-      await fs.rm(temp, { force: true });
+      await Promise.all([fs.rm(temp, { force: true }), fs.rm(metaTemp, { force: true })]);
       throw err;
     }
     return { bytes: meter.bytes, sha256: meter.digest(), contentType: options.contentType ?? null };

@@ -142,9 +142,9 @@ describe('the per-user limit holds under a burst', () => {
     const uploads = path.join(stack.dataDir, 'blobs', 'uploads');
     expect(await listDirs(uploads)).toEqual([...accepted].sort());
     // Each accepted job holds its photo and its recording (and, once its first step ran, the
-    // photo prepared from the upload, which lives with the uploads, or that photo's `.part`
-    // while it is being written).
-    const prepared = /^prepared\.jpg(\.[0-9a-f-]+\.part)?$/;
+    // photo prepared from the upload, which lives with the uploads, or that photo's `.part` files,
+    // data and sidecar, while it is being written).
+    const prepared = /^prepared\.jpg(\.meta\.json)?(\.[0-9a-f-]+\.part)?$/;
     const files = (await listFiles(uploads)).filter((f) => !f.endsWith('.meta.json') && !prepared.test(path.basename(f)));
     expect(files.map((f) => path.dirname(f)).sort()).toEqual([...accepted, ...accepted].sort());
   });
