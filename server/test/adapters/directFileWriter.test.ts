@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DirectFileWriter, resetDirectWrites } from '../../src/adapters/localBlobStore';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'direct-writer-'));
+  resetDirectWrites();
+});
+afterEach(async () => {
+  resetDirectWrites();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** Chunks of random sizes (1 byte to 100 KB) cut from `bytes`, seeded so a failure repeats. */
+function chunksOf(bytes: Buffer, seed: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  let state = seed;
+  for (let at = 0; at < bytes.length; ) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const size = state % 3 === 0 ? 1 + (state % 7) : 1 + (state % (100 * 1024));
+    chunks.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  return chunks;
+}
+
+test('a file written in chunks of every size holds the same bytes, written from the event loop', async () => {
+  const bytes = randomBytes(3 * 1024 * 1024 + 17);
+  const file = path.join(dir, 'out.bin');
+  const writer = new DirectFileWriter(file);
+  await pipeline(Readable.from(chunksOf(bytes, 7)), writer);
+  expect((await fs.readFile(file)).equals(bytes)).toBe(true);
+  expect(writer.writes.direct).toBeGreaterThan(10);
+  expect(writer.writes.pooled).toBe(0);
+});
+
+test('after one slow write, this file and the next ones are written through the pool until the pause is over', async () => {
+  // Every write counts as slow on this clock: the first chunk goes direct, the rest to the pool.
+  const slow = { now: () => performance.now(), slowWriteMs: -1 };
+  const bytes = randomBytes(512 * 1024);
+  const first = path.join(dir, 'first.bin');
+  const writer = new DirectFileWriter(first, slow);
+  await pipeline(Readable.from(chunksOf(bytes, 11)), writer);
+  expect((await fs.readFile(first)).equals(bytes)).toBe(true);
+  expect(writer.writes.direct).toBe(1);
+  expect(writer.writes.pooled).toBeGreaterThan(1);
+
+  // The disk is shared: a second file, with the ordinary clock, goes to the pool too.
+  const second = path.join(dir, 'second.bin');
+  const next = new DirectFileWriter(second);
+  await pipeline(Readable.from(chunksOf(bytes, 12)), next);
+  expect((await fs.readFile(second)).equals(bytes)).toBe(true);
+  expect(next.writes).toEqual({ direct: 0, pooled: expect.any(Number) });
+  expect(next.writes.pooled).toBeGreaterThan(1);
+
+  // Once the pause is over (here: reset), writes go direct again.
+  resetDirectWrites();
+  const third = new DirectFileWriter(path.join(dir, 'third.bin'));
+  await pipeline(Readable.from(chunksOf(bytes, 13)), third);
+  expect(third.writes.pooled).toBe(0);
+});
+
+test('two hundred thousand chunks buffered at once are written in order, without deep recursion', async () => {
+  const file = path.join(dir, 'many.bin');
+  const writer = new DirectFileWriter(file);
+  const expected: Buffer[] = [];
+  // Written before the file is open: all of them wait in the stream and arrive in one _writev.
+  for (let i = 0; i < 200_000; i++) {
+    const chunk = Buffer.from([i % 251]);
+    expected.push(chunk);
+    writer.write(chunk);
+  }
+  await new Promise<void>((resolve, reject) => writer.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  expect((await fs.readFile(file)).equals(Buffer.concat(expected))).toBe(true);
+  expect(writer.writes.direct).toBe(200_000);
+});
+
+test('a file that cannot be opened fails the pipeline and leaves nothing', async () => {
+  const file = path.join(dir, 'no-such-folder', 'out.bin');
+  await expect(pipeline(Readable.from([Buffer.from('x')]), new DirectFileWriter(file))).rejects.toMatchObject({ code: 'ENOENT' });
+  expect(await fs.readdir(dir)).toEqual([]);
+});
+
+test('a source that fails halfway fails the pipeline and the writer ends', async () => {
+  const file = path.join(dir, 'cut.bin');
+  async function* cut(): AsyncGenerator<Buffer> {
+    yield Buffer.alloc(1000, 1);
+    throw new Error('the client went away');
+  }
+  const writer = new DirectFileWriter(file);
+  await expect(pipeline(Readable.from(cut()), writer)).rejects.toThrow('the client went away');
+  expect(writer.destroyed).toBe(true);
+  await new Promise((resolve) => (writer.closed ? resolve(undefined) : writer.once('close', resolve)));
+  expect((await fs.stat(file)).size).toBeLessThanOrEqual(1000); // what arrived before the failure, if any
+});
