@@ -87,8 +87,8 @@ export class LocalBlobStore implements BlobStore {
     const temp = `${target}.${id}.part`;
     const metaTemp = `${target}.meta.json.${id}.part`;
     const meter = watchBytes(stream, options.maxBytes, { sha256: options.sha256 });
-    // The sidecar is written while the bytes arrive, not after them: once the last byte is on
-    // disk only two renames remain (each a turn of libuv's pool, behind other uploads' writes).
+    // The sidecar is written while the bytes arrive, not after them: once the last byte is
+    // written only two renames remain (each a turn of libuv's pool, behind other uploads' work).
     // It is rewritten on every put, so an overwrite never keeps an old content type, and it is
     // renamed into place before the data, so a blob is never seen with a sidecar older than it.
     const written = await Promise.allSettled([
