@@ -240,10 +240,12 @@ export interface Child {
 export function startChild(script: string, env: NodeJS.ProcessEnv): Promise<Child> {
   return new Promise((resolve, reject) => {
     // BENCH_PROFILE=1: each child writes a CPU profile of its whole life when it exits.
-    const execArgv =
-      process.env.BENCH_PROFILE === '1'
-        ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${path.join(process.cwd(), 'test-artifacts', 'profiles')}`]
-        : process.execArgv;
+    // BENCH_SERVICE_FLAGS: Node/V8 flags for the service's process only (e.g. "--trace-opt").
+    const execArgv = [
+      ...process.execArgv,
+      ...(process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${path.join(process.cwd(), 'test-artifacts', 'profiles')}`] : []),
+      ...(script === 'serviceChild.ts' && process.env.BENCH_SERVICE_FLAGS ? process.env.BENCH_SERVICE_FLAGS.split(' ') : []),
+    ];
     const proc = fork(path.join(__dirname, script), [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const timer = setTimeout(() => reject(new Error(`${script} did not start within 60 s`)), 60_000);
     proc.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
