@@ -54,8 +54,9 @@ describe('Cloud Tasks emulator: dispatch', () => {
     expect(gaps[0]).toBeGreaterThanOrEqual(90);
     expect(gaps[1]).toBeGreaterThanOrEqual(190);
     expect(gaps[2]).toBeGreaterThanOrEqual(390);
-    expect(gaps[1]).toBeGreaterThan(gaps[0]);
-    expect(gaps[2]).toBeGreaterThan(gaps[1]);
+    // Growing, not constant: the third wait (400 ms) is longer than the first (100 ms). Compared
+    // across two steps, so that one stall of the machine in the first wait does not undo it.
+    expect(gaps[2]).toBeGreaterThan(gaps[0]);
     // Every dispatch counts as a retry; a 5xx answer is not an execution (Cloud Tasks docs).
     expect(attempts.map((d) => d.headers['x-cloudtasks-taskretrycount'])).toEqual(['0', '1', '2', '3']);
     expect(attempts.map((d) => d.headers['x-cloudtasks-taskexecutioncount'])).toEqual(['0', '0', '0', '0']);
@@ -149,7 +150,9 @@ describe('Cloud Tasks emulator: dispatch', () => {
     await target.waitUntil(() => [0, 1, 2, 3, 4, 5].every((i) => target.forTask(`rate-${i}`).length === 1), 5000);
     const times = [0, 1, 2, 3, 4, 5].map((i) => target.forTask(`rate-${i}`)[0].at).sort((x, y) => x - y);
     const gaps = times.slice(1).map((t, i) => t - times[i]);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(150); // 200 ms per token, some timer slack
+    // 200 ms per token; a dispatch the timer made late may leave the next gap shorter, so the
+    // figure that holds on a busy machine is the total below (five tokens: about a second).
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(100);
     expect(times[5] - times[0]).toBeGreaterThanOrEqual(900);
     expect(times[5] - times[0]).toBeLessThan(2500);
   });

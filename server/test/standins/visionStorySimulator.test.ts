@@ -74,27 +74,34 @@ test('when a request has no X-API-Key, the simulator answers 401 in the API erro
 });
 
 test('when an avatar and a video are created, the video goes queued → creating → created with a downloadable url', async () => {
-  const avatar = await api('POST', '/api/v1/avatar', inlineImage());
-  expect(avatar.status).toBe(200);
-  const avatarId = avatar.json.data.avatar_id as string;
-  expect(avatarId).toMatch(/^\d{19}$/);
+  // A render of 2 s: `queued` lasts its first quarter (500 ms), long enough for the first poll
+  // to see it on a busy machine (with the suite's 100 ms it lasted 25 ms).
+  const flow = await startVisionStorySimulator({ apiKey: KEY, latencyMs: 2000, createLatencyMs: 0, render: false });
+  try {
+    const avatar = await api('POST', '/api/v1/avatar', inlineImage(), KEY, flow.baseUrl);
+    expect(avatar.status).toBe(200);
+    const avatarId = avatar.json.data.avatar_id as string;
+    expect(avatarId).toMatch(/^\d{19}$/);
 
-  const video = await api('POST', '/api/v1/video', videoBody(avatarId, 'req-flow'));
-  expect(video.status).toBe(200);
-  const videoId = video.json.data.video_id as string;
+    const video = await api('POST', '/api/v1/video', videoBody(avatarId, 'req-flow'), KEY, flow.baseUrl);
+    expect(video.status).toBe(200);
+    const videoId = video.json.data.video_id as string;
 
-  const seen = new Set<string>();
-  const until = Date.now() + 5000;
-  let last: any;
-  do {
-    last = (await api('GET', `/api/v1/video?video_id=${videoId}`)).json.data;
-    seen.add(last.status);
-    await new Promise((r) => setTimeout(r, 10));
-  } while (last.status !== 'created' && Date.now() < until);
-  expect([...seen]).toEqual(['queued', 'creating', 'created']);
-  const file = await fetch(last.video_url);
-  expect(file.status).toBe(200);
-  expect((await file.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    const seen = new Set<string>();
+    const until = Date.now() + 15_000;
+    let last: any;
+    do {
+      last = (await api('GET', `/api/v1/video?video_id=${videoId}`, undefined, KEY, flow.baseUrl)).json.data;
+      seen.add(last.status);
+      await new Promise((r) => setTimeout(r, 10));
+    } while (last.status !== 'created' && Date.now() < until);
+    expect([...seen]).toEqual(['queued', 'creating', 'created']);
+    const file = await fetch(last.video_url);
+    expect(file.status).toBe(200);
+    expect((await file.arrayBuffer()).byteLength).toBeGreaterThan(0);
+  } finally {
+    await flow.close();
+  }
 });
 
 test('with a render-time distribution, each video takes k × its audio seconds (here 1 s of WAV at k 0.4: about 400 ms)', async () => {
