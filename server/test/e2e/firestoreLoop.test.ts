@@ -53,8 +53,14 @@ afterAll(async () => {
 test('a job run by the local stack is written to Firestore, where a listener sees it progress to completed', async () => {
   const image = await makeTestImage(media, { format: 'jpeg', name: 'face' });
   const audio = await makeTestAudio(media, { format: 'wav', seconds: 1, name: 'voice' });
+  // The job waits in a paused queue until the listener has its first snapshot, so the listener
+  // sees it run however slowly it attaches (the render takes only 500 ms here).
+  const queue = { name: stack.service.queue.queuePath };
+  await stack.service.queue.client.pauseQueue(queue);
   const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Flutter' }, { 'X-User-Id': 'uid-1' });
   expect(res.status).toBe(202);
+  let firstSnapshot: () => void = () => undefined;
+  const listening = new Promise<void>((resolve) => (firstSnapshot = resolve));
 
   const db = getFirestore(getApps()[0]!);
   const collection = stack.config.jobStore.kind === 'firestore' ? stack.config.jobStore.collection : '';
@@ -67,13 +73,20 @@ test('a job run by the local stack is written to Firestore, where a listener see
         const data = snap.data();
         if (!data) return;
         seen.push({ status: data.status, percent: data.progress.percent });
+        firstSnapshot();
         if (['completed', 'failed', 'cancelled'].includes(data.status)) {
           stop();
           resolve(data);
         }
       });
   });
+  try {
+    await listening;
+  } finally {
+    await stack.service.queue.client.resumeQueue(queue);
+  }
   const doc = await done;
+  expect(seen[0]!.status).toBe('queued');
   expect(doc.status).toBe('completed');
   expect(doc.ownerUid).toBe('uid-1');
   // The app orders and shows dates: real Firestore Timestamps, not strings.

@@ -207,8 +207,8 @@ describe('delete and retention', () => {
   let stack: TestStack;
   beforeAll(async () => {
     stack = await startTestStack({
-      // Uploads are due about 1.7 s after the job ends; videos and documents much later.
-      env: { LOCAL_RENDER_LATENCY_MS: '4000', UPLOAD_RETENTION_DAYS: '0.00002', RETENTION_SWEEP_INTERVAL: '0' },
+      // Uploads are due about 8.6 s after the job ends; videos and documents much later.
+      env: { LOCAL_RENDER_LATENCY_MS: '4000', UPLOAD_RETENTION_DAYS: '0.0001', RETENTION_SWEEP_INTERVAL: '0' },
     });
   });
   afterAll(async () => stack.close());
@@ -281,9 +281,11 @@ describe('delete and retention', () => {
     // The photo, the recording, the photo prepared from it, the video.
     expect(await mine()).toHaveLength(4);
 
+    // Uploads are kept 0.0001 days (8.64 s) after the job ends: long enough for this check to
+    // come first on a busy machine.
     expect((await stack.service.sweepRetention()).uploads).toBe(0); // not due yet
     expect(await mine()).toHaveLength(4);
-    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(job.completedAt!) + 2000 - Date.now())));
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(job.completedAt!) + 9000 - Date.now())));
     expect(await stack.service.sweepRetention()).toEqual({ uploads: 3, videos: 0, jobs: 0 });
     expect(await mine()).toEqual([path.join('videos', `${job.jobId}.mp4`)]);
     // videoUrl is absolute (the server's public URL); resolved against the stack either way.

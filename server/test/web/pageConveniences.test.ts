@@ -227,9 +227,17 @@ describeInBrowser(`the web page's conveniences${SKIPPED}`, () => {
     })`);
     expect(estimates).toEqual([65000, null, null, 'eta.minutes{"n":1}', 'eta.estimating']);
 
-    // And on a running job: an estimate appears while the provider works.
-    const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Eta' });
-    await page.goto(`${stack.baseUrl}/?job=${res.body.jobId}`);
+    // And on a running job: an estimate appears while the provider works. The job waits in a
+    // paused queue until the page is open, so the page sees its whole run on a busy machine too.
+    const queue = { name: stack.service.queue.queuePath };
+    await stack.service.queue.client.pauseQueue(queue);
+    try {
+      const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Eta' });
+      await page.goto(`${stack.baseUrl}/?job=${res.body.jobId}`);
+      await page.locator('#job-status', { hasText: 'queued' }).waitFor({ timeout: 20_000 });
+    } finally {
+      await stack.service.queue.client.resumeQueue(queue);
+    }
     await page.locator('#job-eta', { hasText: /^(about \d+ min|less than a minute)$/ }).waitFor({ timeout: 20_000 });
     await page.locator('#job-status', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
     await expect(page.locator('#job-eta').textContent()).resolves.toBe('–');
