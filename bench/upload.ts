@@ -108,6 +108,13 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     const serviceBaseline = await steadyRss(service.pid);
     const plainBaseline = await steadyRss(plain.pid);
     log(`upload: baseline RSS service ${fmt(serviceBaseline / MB)} MB, plain ${fmt(plainBaseline / MB)} MB`);
+    // Keeps the disk small between runs (both servers are idle then).
+    const clearStoredBodies = async (): Promise<void> => {
+      await removeDir(path.join(dataDir, 'blobs', 'uploads'));
+      for (const f of await fs.readdir(plainDir)) await fs.rm(path.join(plainDir, f), { force: true });
+      await sleep(300);
+    };
+
     // Throughput is a steady-state figure: full-size uploads each first, one after the other,
     // after the RSS baseline, so the first measured round does not pay V8's optimising of the
     // hot paths (the http parser's callbacks, the stream stages, the form reader, the file
@@ -120,9 +127,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
         if (res.status !== 202) throw new Error(`full-size warm-up upload answered ${res.status}: ${res.body}`);
       }
     }
-    await removeDir(path.join(dataDir, 'blobs', 'uploads'));
-    for (const f of await fs.readdir(plainDir)) await fs.rm(path.join(plainDir, f), { force: true });
-    await sleep(300);
+    await clearStoredBodies();
 
     const runOnce = async (which: 'plain' | 'service', round: number): Promise<RunResult> => {
       const target = which === 'plain' ? plain! : service!;
@@ -149,10 +154,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
       if (bad) log(`upload: ${which} answered ${bad.status}: ${bad.body.slice(0, 300)}`);
       const result: RunResult = { server: which, bytes, ms, mbPerSec: bytes / MB / (ms / 1000), statuses, peakRss: sampler.peak(), cpuMsPerMB: cpuMs / (bytes / MB) };
       log(`upload: round ${round} ${which.padEnd(7)} ${fmt(bytes / MB, 0)} MB in ${fmt(ms, 0)} ms = ${fmt(result.mbPerSec)} MB/s, server CPU ${fmt(result.cpuMsPerMB, 2)} ms/MB, peak RSS ${fmt(result.peakRss / MB)} MB`);
-      // Keep the disk small between runs; both servers are idle now.
-      await removeDir(path.join(dataDir, 'blobs', 'uploads'));
-      for (const f of await fs.readdir(plainDir)) await fs.rm(path.join(plainDir, f), { force: true });
-      await sleep(300);
+      await clearStoredBodies();
       return result;
     };
 

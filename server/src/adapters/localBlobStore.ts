@@ -211,12 +211,12 @@ let pooledUntil = 0;
  */
 export class DirectFileWriter extends Writable {
   private fd: number | undefined;
-  /** Chunks written from the event loop and through the pool: for tests and the benchmark. */
+  /** Chunks written from the event loop and through the pool, for tests. */
   readonly writes = { direct: 0, pooled: 0 };
 
   constructor(
     private readonly file: string,
-    private readonly clock: { now(): number; slowWriteMs: number } = { now: () => performance.now(), slowWriteMs: SLOW_WRITE_MS },
+    private readonly timing: { now(): number; slowWriteMs: number } = { now: () => performance.now(), slowWriteMs: SLOW_WRITE_MS },
   ) {
     // While a pooled write is in flight, chunks wait here and go together in one writev.
     super({ highWaterMark: 256 * 1024 });
@@ -236,7 +236,7 @@ export class DirectFileWriter extends Writable {
   override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
     let i = 0;
     try {
-      for (; i < chunks.length && this.clock.now() >= pooledUntil; i++) this.writeDirect(chunks[i]!.chunk);
+      for (; i < chunks.length && this.timing.now() >= pooledUntil; i++) this.writeDirect(chunks[i]!.chunk);
     } catch (err) {
       done(err as Error);
       return;
@@ -250,10 +250,11 @@ export class DirectFileWriter extends Writable {
   }
 
   private writeDirect(chunk: Buffer): void {
-    const start = this.clock.now();
+    const start = this.timing.now();
     for (let at = 0; at < chunk.length; ) at += writeSync(this.fd!, chunk, at);
     this.writes.direct++;
-    if (this.clock.now() - start > this.clock.slowWriteMs) pooledUntil = this.clock.now() + POOL_AFTER_SLOW_MS;
+    const end = this.timing.now();
+    if (end - start > this.timing.slowWriteMs) pooledUntil = end + POOL_AFTER_SLOW_MS;
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {

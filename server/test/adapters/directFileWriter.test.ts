@@ -40,7 +40,7 @@ test('a file written in chunks of every size holds the same bytes, written from 
 });
 
 test('after one slow write, this file and the next ones are written through the pool until the pause is over', async () => {
-  // Every write counts as slow on this clock: the first chunk goes direct, the rest to the pool.
+  // Every write counts as slow with these timings: the first chunk goes direct, the rest to the pool.
   const slow = { now: () => performance.now(), slowWriteMs: -1 };
   const bytes = randomBytes(512 * 1024);
   const first = path.join(dir, 'first.bin');
@@ -50,7 +50,7 @@ test('after one slow write, this file and the next ones are written through the 
   expect(writer.writes.direct).toBe(1);
   expect(writer.writes.pooled).toBeGreaterThan(1);
 
-  // The disk is shared: a second file, with the ordinary clock, goes to the pool too.
+  // The disk is shared: a second file, with the ordinary timings, goes to the pool too.
   const second = path.join(dir, 'second.bin');
   const next = new DirectFileWriter(second);
   await pipeline(Readable.from(chunksOf(bytes, 12)), next);

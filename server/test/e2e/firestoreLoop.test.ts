@@ -7,7 +7,7 @@ import { getFirestore, Timestamp } from 'firebase-admin/firestore';
 import { startFirestoreEmulator, type FirestoreEmulator } from '../support/firestoreEmulator';
 import { googleFirestoreEmulator } from '../support/googleFirestoreEmulator';
 import { makeTestAudio, makeTestImage } from '../support/media';
-import { startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
+import { pauseQueue, resumeQueue, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
 
 // The Flutter app's development loop: the local stack (embedded Cloud Tasks, ffmpeg) writing
 // its job documents to a Firestore emulator, where a listener sees them change as the app's
@@ -55,8 +55,7 @@ test('a job run by the local stack is written to Firestore, where a listener see
   const audio = await makeTestAudio(media, { format: 'wav', seconds: 1, name: 'voice' });
   // The job waits in a paused queue until the listener has its first snapshot, so the listener
   // sees it run however slowly it attaches (the render takes only 500 ms here).
-  const queue = { name: stack.service.queue.queuePath };
-  await stack.service.queue.client.pauseQueue(queue);
+  await pauseQueue(stack);
   const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Flutter' }, { 'X-User-Id': 'uid-1' });
   expect(res.status).toBe(202);
   let firstSnapshot: () => void = () => undefined;
@@ -83,7 +82,7 @@ test('a job run by the local stack is written to Firestore, where a listener see
   try {
     await listening;
   } finally {
-    await stack.service.queue.client.resumeQueue(queue);
+    await resumeQueue(stack);
   }
   const doc = await done;
   expect(seen[0]!.status).toBe('queued');

@@ -9,7 +9,7 @@ import { notifyTaskName } from '../../src/pipeline/lifecycle';
 import { sweepOverdueJobs } from '../../src/pipeline/sweep';
 import type { Job } from '../../src/domain/job';
 import { makeTestAudio, makeTestImage } from '../support/media';
-import { getJob, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
+import { getJob, pauseQueue, resumeQueue, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
 
 // Tasks lost outside the worker's sight (deleted, purged, a crash between saving a job and
 // creating its task, a restart on another port) and the sweep that makes sure no job stays
@@ -271,7 +271,7 @@ describe('after a crash or a restart', () => {
         if (Date.now() > deadline) throw new Error('the videos were not all requested');
         await pause(50);
       }
-      await first.service.queue.client.pauseQueue({ name: first.service.queue.queuePath });
+      await pauseQueue(first);
       for (const jobId of jobs) {
         for (const deadline = Date.now() + 60_000; ; ) {
           const job = await first.service.store.get(jobId);
@@ -292,7 +292,7 @@ describe('after a crash or a restart', () => {
       const queued = (await second.service.queue.client.listTasks({ parent: second.service.queue.queuePath }))[0];
       expect(queued.length).toBeGreaterThanOrEqual(1);
       for (const task of queued) expect(task.httpRequest?.url).toContain(`:${second.service.port}/`);
-      await second.service.queue.client.resumeQueue({ name: second.service.queue.queuePath });
+      await resumeQueue(second);
       for (const jobId of jobs) {
         const job = await waitForJob(second.baseUrl, jobId, undefined, 90000); // three renders, one at a time, on a busy machine
         expect(job.status).toBe('completed');

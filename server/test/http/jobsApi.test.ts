@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createApp } from '../../src/http/app';
 import { makeTestAudio, makeTestImage } from '../support/media';
-import { startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
+import { pauseQueue, resumeQueue, startTestStack, upload, waitForJob, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 let media: string;
@@ -35,9 +35,8 @@ describe('the jobs API', () => {
 
   // The jobs wait in a paused queue until the event-stream story lets them go, so the stories
   // before it see them unfinished however slow the machine is.
-  const queue = () => ({ name: stack.service.queue.queuePath });
   beforeAll(async () => {
-    await stack.service.queue.client.pauseQueue(queue());
+    await pauseQueue(stack);
     for (const name of ['one', 'two', 'three']) {
       const res = await upload(stack.baseUrl, { image, audio, instructorName: name }, alice);
       expect(res.status).toBe(202);
@@ -96,13 +95,13 @@ describe('the jobs API', () => {
   });
 
   afterAll(async () => {
-    await stack.service.queue.client.resumeQueue(queue());
+    await resumeQueue(stack);
   });
 
   test('the event stream sends heartbeats while idle and ends after the terminal state', async () => {
     const res = await fetch(`${stack.baseUrl}/jobs/${aliceJobs[1]}/events`, { headers: alice });
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    await stack.service.queue.client.resumeQueue(queue());
+    await resumeQueue(stack);
     const text = await res.text(); // returns once the server closes the stream
     expect(text).toMatch(/^: heartbeat /m);
     expect(text).toMatch(/event: end\ndata: \{"jobId":"[^"]+","status":"completed"\}/);

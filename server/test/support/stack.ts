@@ -165,6 +165,20 @@ export async function waitForJob(
   return job;
 }
 
+/**
+ * Pauses the stack's Cloud Tasks queue: tasks are kept and none is delivered, so a story can
+ * hold a job where it is however slow the machine (the state is kept across a restart on the
+ * same data dir, as Cloud Tasks keeps it).
+ */
+export async function pauseQueue(stack: TestStack): Promise<void> {
+  await stack.service.queue.client.pauseQueue({ name: stack.service.queue.queuePath });
+}
+
+/** Lets a paused queue deliver again. */
+export async function resumeQueue(stack: TestStack): Promise<void> {
+  await stack.service.queue.client.resumeQueue({ name: stack.service.queue.queuePath });
+}
+
 /** A port that was free a moment ago (for restarts that must keep the worker URL). */
 export async function freePort(): Promise<number> {
   const net = await import('node:net');

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { makeHugeDeclaredPng, makeTestAudio, makeTestImage } from '../support/media';
-import { startTestStack, upload, type TestStack } from '../support/stack';
+import { pauseQueue, resumeQueue, startTestStack, upload, type TestStack } from '../support/stack';
 import { ARTIFACTS, CHROMIUM, launchBrowser, waitInPage } from './browser';
 
 // CI (CI=true; .ci/run installs Chromium) always runs these, and fails without a browser. On a
@@ -229,14 +229,13 @@ describeInBrowser(`the web page's conveniences${SKIPPED}`, () => {
 
     // And on a running job: an estimate appears while the provider works. The job waits in a
     // paused queue until the page is open, so the page sees its whole run on a busy machine too.
-    const queue = { name: stack.service.queue.queuePath };
-    await stack.service.queue.client.pauseQueue(queue);
+    await pauseQueue(stack);
     try {
       const res = await upload(stack.baseUrl, { image, audio, instructorName: 'Eta' });
       await page.goto(`${stack.baseUrl}/?job=${res.body.jobId}`);
       await page.locator('#job-status', { hasText: 'queued' }).waitFor({ timeout: 20_000 });
     } finally {
-      await stack.service.queue.client.resumeQueue(queue);
+      await resumeQueue(stack);
     }
     await page.locator('#job-eta', { hasText: /^(about \d+ min|less than a minute)$/ }).waitFor({ timeout: 20_000 });
     await page.locator('#job-status', { hasText: 'completed' }).waitFor({ timeout: 30_000 });
@@ -255,8 +254,7 @@ describeInBrowser(`the web page's conveniences${SKIPPED}`, () => {
     await page.locator('#job-status', { hasText: 'processing' }).waitFor({ timeout: 20_000 });
     // The job must still be running when Cancel is accepted, however long the browser work
     // below takes on a busy machine: its next step waits in the paused queue until then.
-    const queue = { name: stack.service.queue.queuePath };
-    await stack.service.queue.client.pauseQueue(queue);
+    await pauseQueue(stack);
     try {
       expect(await axeViolations(page)).toEqual([]);
       await page.screenshot({ path: path.join(ARTIFACTS, 'web-running.png'), fullPage: true });
@@ -278,7 +276,7 @@ describeInBrowser(`the web page's conveniences${SKIPPED}`, () => {
       await page.getByRole('button', { name: 'Cancel' }).click();
       expect((await answered).ok()).toBe(true);
     } finally {
-      await stack.service.queue.client.resumeQueue(queue);
+      await resumeQueue(stack);
     }
     // The job is cancelled, and Try again is offered.
     await page.locator('#job-status', { hasText: 'cancelled' }).waitFor({ timeout: 20_000 });
