@@ -15,13 +15,16 @@ export interface UploadBenchOptions {
   concurrency?: number;
   imageBytes?: number;
   audioBytes?: number;
-  /** Runs of each server, alternated plain/service, service/plain, ... (the worst round's ratio is reported). */
+  /** Rounds: each runs the service, the plain server and the plain server's copy once (the worst round's ratio is reported). */
   rounds?: number;
   log?: (line: string) => void;
 }
 
+/** The service, the plain yardstick, and a second copy of the yardstick (the measurement's own spread). */
+type Server = 'plain' | 'service' | 'plainCopy';
+
 interface RunResult {
-  server: 'plain' | 'service';
+  server: Server;
   bytes: number;
   ms: number;
   mbPerSec: number;
@@ -54,7 +57,9 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
   const mediaDir = path.join(dir, 'media');
   const dataDir = path.join(dir, 'service-data');
   const plainDir = path.join(dir, 'plain-bodies');
+  const plainCopyDir = path.join(dir, 'plain-copy-bodies');
   await fs.mkdir(plainDir, { recursive: true });
+  await fs.mkdir(plainCopyDir, { recursive: true });
 
   // The emulator runs in a process of its own, as Cloud Tasks is Google's in production: inside
   // this process its answer to each upload's createTask waited behind the 16 clients' sending.
@@ -63,6 +68,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
   const client = new CloudTasksClient({ apiEndpoint: '127.0.0.1', port: emulatorPort, sslCreds: credentials.createInsecure() });
   let service: Child | undefined;
   let plain: Child | undefined;
+  let plainCopy: Child | undefined;
   try {
     log(`upload: making a ${fmt(imageBytes / MB)} MB JPEG and a ${fmt(audioBytes / MB)} MB WAV (real headers, zero filler)`);
     const image = await makeBigFile(mediaDir, imageBytes, 'jpeg', 'image');
@@ -97,10 +103,11 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
       MAX_ACTIVE_JOBS_PER_USER: '1000',
     });
     plain = await startChild('plainServerChild.ts', { ...baseEnv, DIR: plainDir });
+    plainCopy = await startChild('plainServerChild.ts', { ...baseEnv, DIR: plainCopyDir });
 
     // Warm-up: one small upload each, so code loaded lazily on the first request (sharp,
     // music-metadata, the gRPC channel) is part of the baseline, not of the rise.
-    for (const target of [service, plain]) {
+    for (const target of [service, plain, plainCopy]) {
       const res = await postMultipart(`${target.url}/generate-with-tasks`, { instructorName: 'Warm Up' }, smallParts, { 'X-User-Id': 'bench-warmup' });
       if (res.status !== 202) throw new Error(`warm-up upload answered ${res.status}: ${res.body}`);
     }
@@ -111,7 +118,9 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     // Keeps the disk small between runs (both servers are idle then).
     const clearStoredBodies = async (): Promise<void> => {
       await removeDir(path.join(dataDir, 'blobs', 'uploads'));
-      for (const f of await fs.readdir(plainDir)) await fs.rm(path.join(plainDir, f), { force: true });
+      for (const folder of [plainDir, plainCopyDir]) {
+        for (const f of await fs.readdir(folder)) await fs.rm(path.join(folder, f), { force: true });
+      }
       await sleep(300);
     };
 
@@ -121,7 +130,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     // writes) while the later rounds run optimised code. One upload was not enough: with
     // --trace-opt, 46 functions were still optimised during the first round, 8 in the second.
     // One at a time, so the warm-up does not raise the RSS peak; the files are removed after.
-    for (const target of [service, plain]) {
+    for (const target of [service, plain, plainCopy]) {
       for (let i = 0; i < WARM_UP_UPLOADS; i++) {
         const res = await postMultipart(`${target.url}/generate-with-tasks`, { instructorName: 'Warm Up' }, bigParts, { 'X-User-Id': `bench-warmup-big-${i}` });
         if (res.status !== 202) throw new Error(`full-size warm-up upload answered ${res.status}: ${res.body}`);
@@ -129,8 +138,9 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     }
     await clearStoredBodies();
 
-    const runOnce = async (which: 'plain' | 'service', round: number): Promise<RunResult> => {
-      const target = which === 'plain' ? plain! : service!;
+    const servers = { plain: plain!, service: service!, plainCopy: plainCopy! };
+    const runOnce = async (which: Server, round: number): Promise<RunResult> => {
+      const target = servers[which];
       const sampler = new RssSampler(target.pid, 20).start();
       const cpu0 = readCpuMs(target.pid) ?? 0;
       const start = performance.now();
@@ -153,15 +163,24 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
       const bad = results.find((r) => r.status !== 202);
       if (bad) log(`upload: ${which} answered ${bad.status}: ${bad.body.slice(0, 300)}`);
       const result: RunResult = { server: which, bytes, ms, mbPerSec: bytes / MB / (ms / 1000), statuses, peakRss: sampler.peak(), cpuMsPerMB: cpuMs / (bytes / MB) };
-      log(`upload: round ${round} ${which.padEnd(7)} ${fmt(bytes / MB, 0)} MB in ${fmt(ms, 0)} ms = ${fmt(result.mbPerSec)} MB/s, server CPU ${fmt(result.cpuMsPerMB, 2)} ms/MB, peak RSS ${fmt(result.peakRss / MB)} MB`);
+      log(`upload: round ${round} ${which.padEnd(9)} ${fmt(bytes / MB, 0)} MB in ${fmt(ms, 0)} ms = ${fmt(result.mbPerSec)} MB/s, server CPU ${fmt(result.cpuMsPerMB, 2)} ms/MB, peak RSS ${fmt(result.peakRss / MB)} MB`);
       await clearStoredBodies();
       return result;
     };
 
+    // The plain server runs in the middle of each round, the service and the yardstick's copy on
+    // either side of it, swapping sides each round: the copy's ratio is what the same code gets
+    // against itself, placed as the service is.
     const runs: RunResult[] = [];
+    const byRound: Record<Server, RunResult>[] = [];
     for (let round = 1; round <= rounds; round++) {
-      const order: ('plain' | 'service')[] = round % 2 === 1 ? ['plain', 'service'] : ['service', 'plain'];
-      for (const which of order) runs.push(await runOnce(which, round));
+      const order: Server[] = round % 2 === 1 ? ['service', 'plain', 'plainCopy'] : ['plainCopy', 'plain', 'service'];
+      const inRound = {} as Record<Server, RunResult>;
+      for (const which of order) {
+        inRound[which] = await runOnce(which, round);
+        runs.push(inRound[which]);
+      }
+      byRound.push(inRound);
     }
 
     const serviceRuns = runs.filter((r) => r.server === 'service');
@@ -171,14 +190,10 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     const rise = servicePeak - serviceBaseline;
     const serviceMbps = median(serviceRuns.map((r) => r.mbPerSec));
     const plainMbps = median(plainRuns.map((r) => r.mbPerSec));
-    // Each round runs both servers back to back: its ratio compares them under the same load.
+    // Each round runs the servers back to back: its ratio compares them under the same load.
     // The floor is what counts, so the row reports the worst round (the median is in detail).
-    const roundRatios = Array.from({ length: rounds }, (_, i) => {
-      const inRound = runs.slice(i * 2, i * 2 + 2);
-      const svc = inRound.find((r) => r.server === 'service')!;
-      const pln = inRound.find((r) => r.server === 'plain')!;
-      return svc.mbPerSec / pln.mbPerSec;
-    });
+    const roundRatios = byRound.map((r) => r.service.mbPerSec / r.plain.mbPerSec);
+    const copyRatios = byRound.map((r) => r.plainCopy.mbPerSec / r.plain.mbPerSec);
     const ratio = Math.min(...roundRatios);
     const medianRatio = serviceMbps / plainMbps;
     const allAccepted = serviceRuns.every((r) => r.statuses['202'] === concurrency);
@@ -215,9 +230,18 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
           runs: runs.map((r) => ({ server: r.server, MB: r.bytes / MB, ms: r.ms, MBps: r.mbPerSec, cpuMsPerMB: r.cpuMsPerMB, statuses: r.statuses, peakRssMB: r.peakRss / MB })),
         },
       },
+      {
+        // The same plain server's code in a second process, measured in the same rounds: how far
+        // this machine alone moves a round's ratio, for reading the row above.
+        target: `upload: the plain server against a copy of itself, worst of ${rounds} rounds (the measurement's own spread)`,
+        measured: `${fmt(Math.min(...copyRatios) * 100, 0)} % (rounds ${copyRatios.map((r) => fmt(r * 100, 0)).join(' / ')} %)`,
+        goal: '(information)',
+        pass: null,
+        detail: { copyRatios },
+      },
     ];
   } finally {
-    await Promise.all([stopChild(service), stopChild(plain)]);
+    await Promise.all([stopChild(service), stopChild(plain), stopChild(plainCopy)]);
     await client.close().catch(() => undefined);
     await stopChild(emulator);
     await removeDir(dir);
