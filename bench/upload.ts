@@ -168,13 +168,19 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
       return result;
     };
 
-    // The plain server runs in the middle of each round, the service and the yardstick's copy on
-    // either side of it, swapping sides each round: the copy's ratio is what the same code gets
-    // against itself, placed as the service is.
+    // Each server takes each place in a round once every three rounds (a Latin square): a run's
+    // place matters on this machine (the service's third place, right after both plain
+    // servers, was its worst in most of eight runs when it only ever ran first or third). The
+    // copy's ratio is what the same code gets against itself, placed as the service is.
+    const orders: Server[][] = [
+      ['service', 'plain', 'plainCopy'],
+      ['plain', 'plainCopy', 'service'],
+      ['plainCopy', 'service', 'plain'],
+    ];
     const runs: RunResult[] = [];
     const byRound: Record<Server, RunResult>[] = [];
     for (let round = 1; round <= rounds; round++) {
-      const order: Server[] = round % 2 === 1 ? ['service', 'plain', 'plainCopy'] : ['plainCopy', 'plain', 'service'];
+      const order = orders[(round - 1) % orders.length]!;
       const inRound = {} as Record<Server, RunResult>;
       for (const which of order) {
         inRound[which] = await runOnce(which, round);
