@@ -62,6 +62,13 @@ export function startH2cBridge(options: { host: string; port: number; target: { 
     stream.on('close', () => {
       if (!upstream.writableFinished || !stream.writableFinished) upstream.destroy();
     });
+    // An answer sent before the whole request arrived (a refused upload: 413, 415) ends the
+    // stream: RST_STREAM with NO_ERROR asks the client to stop sending (RFC 9113 §8.1). Left
+    // open, the client would stall once its flow-control window filled, holding the stream,
+    // and its connection's graceful close, open until something timed out.
+    stream.on('finish', () => {
+      if (!stream.readableEnded && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
     stream.pipe(upstream);
   });
   return new Promise((resolve, reject) => {

@@ -27,15 +27,24 @@ afterAll(async () => {
   await rm(media, { recursive: true, force: true });
 });
 
-function request(headers: http2.OutgoingHttpHeaders, body?: Readable): Promise<{ status: number; headers: http2.IncomingHttpHeaders; text: string }> {
+interface H2Answer {
+  status: number;
+  headers: http2.IncomingHttpHeaders;
+  text: string;
+  /** Settles with the stream's RST_STREAM code (0 for NO_ERROR) once the stream is closed. */
+  closed: Promise<number>;
+}
+
+function request(headers: http2.OutgoingHttpHeaders, body?: Readable): Promise<H2Answer> {
   return new Promise((resolve, reject) => {
     const req = client.request(headers);
+    const closed = new Promise<number>((done) => req.once('close', () => done(req.rstCode ?? 0)));
     let responseHeaders: http2.IncomingHttpHeaders = {};
     let text = '';
     req.on('response', (h) => (responseHeaders = h));
     req.setEncoding('utf8');
     req.on('data', (c) => (text += c));
-    req.on('end', () => resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, text }));
+    req.on('end', () => resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, text, closed }));
     req.on('error', reject);
     if (body) body.pipe(req);
     else req.end();
@@ -93,7 +102,7 @@ test('over h2c a small job runs to the end and its event stream ends with the te
   expect(JSON.parse(health.text)).toMatchObject({ success: true });
 });
 
-test('over h2c an upload whose image passes its limit gets its 413 and the stream is stopped long before the body ends', async () => {
+test('over h2c an upload whose image passes its limit gets its 413, and the stream is closed with NO_ERROR long before the body ends', async () => {
   const total = 400 * 1024 * 1024;
   let produced = 0;
   const chunk = Buffer.alloc(256 * 1024, 0x41);
@@ -111,6 +120,10 @@ test('over h2c an upload whose image passes its limit gets its 413 and the strea
   );
   expect(res.status).toBe(413);
   expect(JSON.parse(res.text).error.code).toBe('file_too_large');
+  // The answer is complete, so the server ends the stream (RST_STREAM, NO_ERROR): the client
+  // stops sending instead of stalling on a full flow-control window with the stream open.
+  const closedWith = await Promise.race([res.closed, new Promise<string>((resolve) => setTimeout(() => resolve('still open after 5 s'), 5000))]);
+  expect(closedWith).toBe(http2.constants.NGHTTP2_NO_ERROR);
   // The bridge and the app together take at most the largest valid upload and some buffers.
   expect(produced).toBeLessThan(100 * 1024 * 1024);
 }, 60000);
