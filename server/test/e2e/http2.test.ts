@@ -122,7 +122,7 @@ test('over h2c an upload whose image passes its limit gets its 413, and the stre
   expect(JSON.parse(res.text).error.code).toBe('file_too_large');
   // The answer is complete, so the server ends the stream (RST_STREAM, NO_ERROR): the client
   // stops sending instead of stalling on a full flow-control window with the stream open.
-  const closedWith = await Promise.race([res.closed, new Promise<string>((resolve) => setTimeout(() => resolve('still open after 5 s'), 5000))]);
+  const closedWith = await Promise.race([res.closed, new Promise<string>((resolve) => setTimeout(() => resolve('still open after 5 s'), 5000).unref())]);
   expect(closedWith).toBe(http2.constants.NGHTTP2_NO_ERROR);
   // The bridge and the app together take at most the largest valid upload and some buffers.
   expect(produced).toBeLessThan(100 * 1024 * 1024);

@@ -32,7 +32,8 @@ test('a request that arrives while the service is still starting is answered onc
       if (text.includes('\r\n\r\n') && text.includes('}')) resolve(text);
     });
     socket.on('error', reject);
-    setTimeout(() => reject(new Error(`no answer; got ${JSON.stringify(text)}`)), 15000);
+    // Unref'd: once the answer is in, this timer must not hold the test process open.
+    setTimeout(() => reject(new Error(`no answer; got ${JSON.stringify(text)}`)), 15000).unref();
   });
   socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
   const sentAt = Date.now();
