@@ -236,7 +236,8 @@ export class DirectFileWriter extends Writable {
   override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
     let i = 0;
     try {
-      for (; i < chunks.length && this.timing.now() >= pooledUntil; i++) this.writeDirect(chunks[i]!.chunk);
+      // Each write's end time is the next one's start: one clock read per chunk.
+      for (let now = this.timing.now(); i < chunks.length && now >= pooledUntil; i++) now = this.writeDirect(chunks[i]!.chunk, now);
     } catch (err) {
       done(err as Error);
       return;
@@ -249,12 +250,13 @@ export class DirectFileWriter extends Writable {
     writeAll(this.fd!, chunks.slice(i).map((c) => c.chunk), done);
   }
 
-  private writeDirect(chunk: Buffer): void {
-    const start = this.timing.now();
+  /** Writes `chunk` with the event loop, begun at `start`; answers when it ended. */
+  private writeDirect(chunk: Buffer, start: number): number {
     for (let at = 0; at < chunk.length; ) at += writeSync(this.fd!, chunk, at);
     this.writes.direct++;
     const end = this.timing.now();
     if (end - start > this.timing.slowWriteMs) pooledUntil = end + POOL_AFTER_SLOW_MS;
+    return end;
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {

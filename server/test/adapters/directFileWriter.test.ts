@@ -35,12 +35,17 @@ function chunksOf(bytes: Buffer, seed: number): Buffer[] {
   return chunks;
 }
 
-test('a file written in chunks of every size holds the same bytes, written from the event loop', async () => {
-  const bytes = randomBytes(3 * 1024 * 1024 + 17);
-  const file = path.join(dir, 'out.bin');
-  const writer = new DirectFileWriter(file, neverSlow);
-  await pipeline(Readable.from(chunksOf(bytes, 7)), writer);
+/** Writes `bytes` to a new file in `dir` through a writer with `timing`, checks the file holds them, and answers the writer. */
+async function writeThrough(name: string, bytes: Buffer, seed: number, timing: ConstructorParameters<typeof DirectFileWriter>[1]): Promise<DirectFileWriter> {
+  const file = path.join(dir, name);
+  const writer = new DirectFileWriter(file, timing);
+  await pipeline(Readable.from(chunksOf(bytes, seed)), writer);
   expect((await fs.readFile(file)).equals(bytes)).toBe(true);
+  return writer;
+}
+
+test('a file written in chunks of every size holds the same bytes, written from the event loop', async () => {
+  const writer = await writeThrough('out.bin', randomBytes(3 * 1024 * 1024 + 17), 7, neverSlow);
   expect(writer.writes.direct).toBeGreaterThan(10);
   expect(writer.writes.pooled).toBe(0);
 });
@@ -50,25 +55,18 @@ test('after one slow write, this file and the next ones are written through the 
   // Every write counts as slow with these timings: the first chunk goes direct, the rest to the pool.
   const slow = { now: () => 1000, slowWriteMs: -1 };
   const bytes = randomBytes(512 * 1024);
-  const first = path.join(dir, 'first.bin');
-  const writer = new DirectFileWriter(first, slow);
-  await pipeline(Readable.from(chunksOf(bytes, 11)), writer);
-  expect((await fs.readFile(first)).equals(bytes)).toBe(true);
+  const writer = await writeThrough('first.bin', bytes, 11, slow);
   expect(writer.writes.direct).toBe(1);
   expect(writer.writes.pooled).toBeGreaterThan(1);
 
   // The disk is shared: a second file, whose own writes never count as slow, goes to the pool too.
-  const second = path.join(dir, 'second.bin');
-  const next = new DirectFileWriter(second, { now: () => 1000, slowWriteMs: Number.POSITIVE_INFINITY });
-  await pipeline(Readable.from(chunksOf(bytes, 12)), next);
-  expect((await fs.readFile(second)).equals(bytes)).toBe(true);
+  const next = await writeThrough('second.bin', bytes, 12, { now: () => 1000, slowWriteMs: Number.POSITIVE_INFINITY });
   expect(next.writes).toEqual({ direct: 0, pooled: expect.any(Number) });
   expect(next.writes.pooled).toBeGreaterThan(1);
 
   // Once the pause is over (here: reset), writes go direct again.
   resetDirectWrites();
-  const third = new DirectFileWriter(path.join(dir, 'third.bin'), neverSlow);
-  await pipeline(Readable.from(chunksOf(bytes, 13)), third);
+  const third = await writeThrough('third.bin', bytes, 13, neverSlow);
   expect(third.writes.pooled).toBe(0);
 });
 
